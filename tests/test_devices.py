@@ -1,0 +1,58 @@
+import pytest
+
+from hybrid import devices
+
+
+def test_shipped_profiles_name_their_gradient_method():
+    found = devices.profiles()
+    assert {"default.qubit", "lightning.qubit", "lightning.kokkos", "lightning.gpu"} <= set(found)
+    assert found["default.qubit"].gradient == "backprop"
+    assert found["lightning.qubit"].gradient == "adjoint"
+
+
+def test_auto_picks_the_first_available_and_says_so(capsys):
+    chosen = devices.get("auto")
+    first = next(d for d in devices.AUTO_ORDER if devices.is_available(d))
+    assert chosen.device == first
+    assert f"auto -> {first}" in capsys.readouterr().err
+
+
+def test_auto_falls_back_from_the_gpu_with_a_message(capsys):
+    if devices.is_available("lightning.gpu"):
+        pytest.skip("a GPU is present: auto rightly picks lightning.gpu")
+    assert devices.get("auto").device != "lightning.gpu"
+    assert "lightning.gpu" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not devices.is_available("lightning.gpu"), reason="no lightning.gpu here")
+def test_gpu_profile_makes_a_device():
+    assert devices.make(devices.get("lightning.gpu"), 4).name == "lightning.gpu"
+
+
+def test_profile_from_a_toml_path(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('device = "default.qubit"\ngradient = "parameter-shift"\nshots = 1000\n')
+    profile = devices.get(str(path))
+    assert (profile.name, profile.shots, profile.gradient) == ("mine", 1000, "parameter-shift")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [('device = "default.qubit"\ngradient = "magic"', "gradient must be"),
+     ('device = "default.qubit"\ngradient = "adjoint"\nshots = 10', "analytic"),
+     ('gradient = "adjoint"', "needs 'device'"),
+     ('device = "default.qubit"\ngradient = "backprop"\nwires = 3', "unknown keys"),
+     ("device = ", "not valid TOML")],
+)
+def test_bad_profiles_are_refused_clearly(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        devices.get(str(path))
+
+
+def test_unknown_names_list_the_known_profiles():
+    with pytest.raises(ValueError, match="known:.*lightning.qubit"):
+        devices.get("ibm.eagle")
+    with pytest.raises(FileNotFoundError):
+        devices.get("missing.toml")

@@ -1,0 +1,97 @@
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from hybrid import architecture, training
+from hybrid.quantum_train import Classical, QuantumTrain
+
+
+def blobs(n=240, seed=0):
+    """Three separable Gaussian blobs in 4-d: easy, so a short run must learn them."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 4)) * 0.5 + np.eye(3, 4)[y] * 3
+    return x, y
+
+
+LAYERS = tuple(architecture.mlp([8], 3))
+CONFIG = training.TrainConfig(epochs=3, batch_size=32, learning_rate=0.05, seed=3)
+
+
+def same_tree(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a),
+                                                    jax.tree_util.tree_leaves(b), strict=True))
+
+
+def test_fit_learns_and_records_metrics(tmp_path):
+    model = Classical(LAYERS, (4,))
+    params, history = training.fit(model, blobs(), blobs(90, 1), CONFIG, run_dir=tmp_path,
+                                   progress=False)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["test_accuracy"] > 0.9
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["history"] == history and saved["config"]["seed"] == 3
+    assert (tmp_path / "checkpoint.npz").is_file()
+
+
+def test_fixed_seeds_give_identical_runs():
+    model = QuantumTrain(LAYERS, (4,), depth=2, profile="default.qubit", mapping_hidden=(4,))
+    a, hist_a = training.fit(model, blobs(), blobs(60, 1), CONFIG, progress=False)
+    b, hist_b = training.fit(model, blobs(), blobs(60, 1), CONFIG, progress=False)
+    assert same_tree(a, b)
+    assert [r["loss"] for r in hist_a] == [r["loss"] for r in hist_b]
+
+
+def test_resume_after_ctrl_c_continues_exactly(tmp_path, monkeypatch):
+    model = Classical(LAYERS, (4,))
+    reference, _ = training.fit(model, blobs(), blobs(60, 1), CONFIG, progress=False)
+
+    calls = {"n": 0}
+    original = training._Progress.update
+
+    def interrupt_midway(self, done, loss):
+        calls["n"] += 1
+        if calls["n"] == 10:  # inside epoch 2 (7 steps an epoch)
+            raise KeyboardInterrupt
+        original(self, done, loss)
+
+    monkeypatch.setattr(training._Progress, "update", interrupt_midway)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, progress=False)
+    monkeypatch.setattr(training._Progress, "update", original)
+    meta = json.loads(str(np.load(tmp_path / "checkpoint.npz")["meta"]))
+    assert (meta["epoch"], meta["step"]) == (1, 3)
+
+    resumed, history = training.fit(model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path,
+                                    resume=True, progress=False)
+    assert same_tree(resumed, reference)
+    assert len(history) == 3
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+    training.fit(Classical(LAYERS, (4,)), blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path,
+                 progress=False)
+    other = Classical(tuple(architecture.mlp([5], 3)), (4,))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        training.fit(other, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, resume=True,
+                     progress=False)
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match="positive"):
+        training.TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="no optimizer"):
+        training.TrainConfig(optimizer="adamm")
+    with pytest.raises(ValueError, match="labels"):
+        training.fit(Classical(LAYERS, (4,)), (np.ones((3, 4)), np.ones(2)), blobs(9), CONFIG)
+
+
+def test_learning_curve_plot_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    history = [{"epoch": 1, "loss": 1.0, "test_accuracy": 0.5},
+               {"epoch": 2, "loss": 0.5, "test_accuracy": 0.8}]
+    path = training.plot_history({"run": history}, tmp_path / "curve.png")
+    assert path.stat().st_size > 1000
