@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hybrid import architecture, data, export, training
+from hybrid.classifier import NumpyClassifier
+from hybrid.export import RunFormatError
+from hybrid.quantum_train import QuantumTrain
+
+BLOCK_HEAVY_IMPORTS = textwrap.dedent("""
+    import sys
+    class Refuse:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("jax", "jaxlib", "pennylane", "optax", "scipy"):
+                raise ImportError(f"{name} is blocked: the classifier must need numpy only")
+    sys.meta_path.insert(0, Refuse())
+""")
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """A short Quantum-Train run on Iris, exported like any user's run."""
+    out = tmp_path_factory.mktemp("iris")
+    train, test = data.load("iris", "train"), data.load("iris", "test")
+    model = QuantumTrain(tuple(architecture.mlp([8], 3)), (4,), depth=2,
+                         profile="default.qubit", mapping_hidden=(4,))
+    config = training.TrainConfig(epochs=3, batch_size=16, learning_rate=0.05)
+    params, history = training.fit(model, (train.x, train.y), (test.x, test.y), config,
+                                   progress=False)
+    export.save_network(out, model.layers, model.input_shape, np.asarray(model.weights(params)),
+                        preprocessing=train.preprocessing, class_names=train.class_names)
+    return out, model, params, test
+
+
+def test_numpy_classifier_equals_the_jax_model(iris_run):
+    out, model, params, test = iris_run
+    clf = NumpyClassifier.load(out)
+    jax_proba = np.asarray(jax.nn.softmax(model.apply(params, jnp.asarray(test.x))))
+    np.testing.assert_array_equal(clf.predict(test.raw), jax_proba.argmax(1))
+    np.testing.assert_allclose(clf.predict_proba(test.raw), jax_proba, atol=1e-5)
+    assert clf.score(test.raw, test.y) == pytest.approx(np.mean(jax_proba.argmax(1) == test.y))
+    assert clf.class_names == ["setosa", "versicolor", "virginica"]
+
+
+def test_paper_cnn_numpy_and_jax_agree_on_the_whole_offline_test_set(offline_mnist, tmp_path):
+    test = data.load("mnist", "test", source="idx")
+    layers = architecture.QT_MNIST_CNN
+    weights = np.concatenate([p.ravel() for p in architecture.init_params(
+        np.random.default_rng(0), layers, (28, 28, 1))])
+    export.save_network(tmp_path, layers, (28, 28, 1), weights,
+                        preprocessing=test.preprocessing, class_names=test.class_names)
+    params = architecture.unflatten(jnp.asarray(weights), layers, (28, 28, 1))
+    logits = jax.jit(lambda x: architecture.apply(layers, params, x, xp=jnp))(test.x)
+    clf = NumpyClassifier.load(tmp_path)
+    assert len(test.y) == 2000
+    np.testing.assert_array_equal(clf.predict(test.raw), np.asarray(logits).argmax(1))
+    np.testing.assert_allclose(clf.predict_proba(test.raw), jax.nn.softmax(logits), atol=1e-5)
+
+
+def test_classifier_runs_where_jax_and_pennylane_cannot_be_imported(iris_run, tmp_path):
+    out, _, _, test = iris_run
+    np.save(tmp_path / "raw.npy", test.raw)
+    script = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
+        import json, numpy as np
+        from hybrid.classifier import NumpyClassifier
+        clf = NumpyClassifier.load({str(out)!r})
+        pred = clf.predict(np.load({str(tmp_path / "raw.npy")!r}))
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "pennylane"))
+        print(json.dumps({{"pred": pred.tolist(), "heavy": heavy}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    result = json.loads(done.stdout)
+    assert result["heavy"] == []
+    np.testing.assert_array_equal(result["pred"], NumpyClassifier.load(out).predict(test.raw))
+
+
+def test_the_import_blocker_really_blocks():
+    """Guards the test above: were the blocker broken, that test would prove nothing."""
+    script = BLOCK_HEAVY_IMPORTS + "import jax\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode != 0 and "blocked" in done.stderr
+
+
+def test_tampered_runs_and_unknown_kinds_are_refused(iris_run, tmp_path):
+    out, *_ = iris_run
+    spec, arrays = export.load_run(out)
+    export.save_run(tmp_path, arrays, spec | {"kind": "hologram"})
+    with pytest.raises(RunFormatError, match="unknown"):
+        NumpyClassifier.load(tmp_path)
+    weights = tmp_path / "weights.npz"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(RunFormatError, match="sha256"):
+        NumpyClassifier.load(tmp_path)
