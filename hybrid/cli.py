@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 # Modules that add their own subcommands: (module, where) with where "train" or "top".
-EXTENSIONS = ()
+EXTENSIONS = (("hybrid.data", "top"),)
 
 
 def _train_config(args):
@@ -24,6 +24,7 @@ def _train_config(args):
         batch_size=args.batch_size,
         learning_rate=args.lr,
         optimizer=args.optimizer,
+        schedule=args.schedule,
         seed=args.seed,
     )
 
@@ -91,6 +92,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-2, help="learning rate")
     parser.add_argument("--optimizer", default="adam", help="any optax optimizer name")
+    parser.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
 

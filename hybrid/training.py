@@ -32,6 +32,7 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-2
     optimizer: str = "adam"
+    schedule: str = "constant"  # or "cosine": decay to zero over the run, settling noisy angles
     seed: int = 0
     eval_batch_size: int = 1000
 
@@ -40,9 +41,14 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size and learning_rate must be positive: {self}")
         if not hasattr(optax, self.optimizer):
             raise ValueError(f"optax has no optimizer {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
-    def make_optimizer(self) -> optax.GradientTransformation:
-        return getattr(optax, self.optimizer)(self.learning_rate)
+    def make_optimizer(self, total_steps: int) -> optax.GradientTransformation:
+        rate = self.learning_rate
+        if self.schedule == "cosine":
+            rate = optax.cosine_decay_schedule(self.learning_rate, max(1, total_steps))
+        return getattr(optax, self.optimizer)(rate)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -131,7 +137,8 @@ def fit(
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"train has {len(x_train)} inputs and {len(y_train)} labels")
-    optimizer = config.make_optimizer()
+    steps = max(1, len(x_train) // config.batch_size)  # drop the ragged last batch: one shape
+    optimizer = config.make_optimizer(steps * config.epochs)
     params = model.init(jax.random.key(config.seed))
     state = (params, optimizer.init(params))
     history: list[dict] = []
@@ -157,7 +164,6 @@ def fit(
         return (optax.apply_updates(params, updates), opt_state), loss
 
     apply = jax.jit(model.apply)
-    steps = max(1, len(x_train) // config.batch_size)  # drop the ragged last batch: one shape
     elapsed = history[-1]["wall_time_s"] if history else 0.0
 
     def checkpoint(epoch: int, step_: int) -> None:

@@ -95,3 +95,15 @@ def test_learning_curve_plot_is_written(tmp_path):
                {"epoch": 2, "loss": 0.5, "test_accuracy": 0.8}]
     path = training.plot_history({"run": history}, tmp_path / "curve.png")
     assert path.stat().st_size > 1000
+
+
+def test_cosine_schedule_decays_the_step_to_zero():
+    optimizer = training.TrainConfig(learning_rate=1.0, optimizer="sgd",
+                                     schedule="cosine").make_optimizer(4)
+    state, steps = optimizer.init(np.zeros(1)), []
+    for _ in range(5):
+        update, state = optimizer.update(np.ones(1), state)
+        steps.append(-float(update[0]))
+    np.testing.assert_allclose(steps, [1.0, 0.8535534, 0.5, 0.1464466, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match="schedule"):
+        training.TrainConfig(schedule="linear")

@@ -1,0 +1,591 @@
+"""Data sets as NumPy arrays plus the preprocessing record a deployed model needs.
+
+``load(name, split)`` returns a :class:`Dataset`: ``raw`` as read (what
+``NumpyClassifier.predict`` takes), ``x = preprocessing.apply(ds.preprocessing, raw)`` (what a
+network trains on) and integer labels ``y`` in ``0..C-1``. Storing the preprocessing record with
+the model, rather than preprocessed arrays, is what lets the deployed classifier take raw inputs.
+
+Names: ``"mnist"`` (TFDS, an IDX directory, or a bundled 1,250-digit real-MNIST sample),
+``"iris"`` (bundled CSV), or a path to a user's ``.npz`` / ``.csv`` file. See ``docs/data.md``.
+This module imports numpy only; tensorflow_datasets is imported when the TFDS path is taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import math
+import os
+import socket
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from hybrid import preprocessing
+
+KNOWN_NAMES = ("mnist", "iris")
+MNIST_SOURCES = ("auto", "tfds", "idx", "sample")
+DATA_DIR_ENV = "HYBRID_DATA_DIR"
+
+# Offline MNIST split of the official 10k test set: a permutation of 0..9999 from
+# np.random.default_rng(MNIST_SPLIT_SEED); its first MNIST_OFFLINE_TRAIN indices are "train",
+# the remaining 2,000 are "test". Changing either constant changes every offline result.
+MNIST_SPLIT_SEED = 20261123
+MNIST_OFFLINE_TRAIN = 8000
+MNIST_CLASS_NAMES = tuple(str(d) for d in range(10))
+MNIST_PREPROCESSING = {"scale": 1 / 255, "mean": None, "std": None, "input_shape": [28, 28, 1]}
+
+# Iris: 10 of each class's 50 flowers are "test" (30), the other 120 "train".
+IRIS_SPLIT_SEED = 1936  # year of Fisher's paper
+IRIS_TEST_FRACTION = 0.2
+USER_TEST_FRACTION = 0.2
+
+_IDX_MAGIC = {"images": 2051, "labels": 2049}
+_TFDS_HOST = ("storage.googleapis.com", 443)
+
+
+class SampleDataWarning(UserWarning):
+    """Results come from the small bundled MNIST sample, not the full data set."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """One split of a data set. ``x`` is ``preprocessing.apply(preprocessing, raw)``."""
+
+    name: str
+    x: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    raw: np.ndarray = field(repr=False)
+    class_names: tuple[str, ...]
+    preprocessing: dict
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.preprocessing["input_shape"])
+
+
+@dataclass(frozen=True, eq=False)
+class _Split:
+    """A split before class selection: labels index ``class_names`` of the whole data set."""
+
+    raw: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    spec: dict
+    source: str
+    int_labels: bool  # True: ints in ``classes`` are stored label values, else class indices
+
+
+# --------------------------------------------------------------------------- public entry point
+
+
+def load(
+    name: str | os.PathLike,
+    split: str = "train",
+    *,
+    source: str = "auto",
+    classes: Sequence[int | str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+) -> Dataset:
+    """Load ``split`` ("train" or "test") of a named data set or a user's .npz/.csv file.
+
+    ``classes`` keeps those classes, relabelled 0..k-1 in the order given (ints are label values
+    as stored, e.g. MNIST digits; for string-labelled data they index the sorted class names).
+    ``limit`` keeps the first ``limit`` examples after that. ``seed`` only drives the 80/20 split
+    of user files without ``x_test``; the MNIST and Iris splits are fixed. ``data_dir`` (or the
+    ``HYBRID_DATA_DIR`` variable) points at MNIST IDX files; passing it selects ``source="idx"``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    key = os.fspath(name)
+    if key.lower() == "mnist":
+        part = _load_mnist(split, source, classes, limit, data_dir)
+        key = "mnist"
+    else:
+        if source != "auto":
+            raise ValueError(f"source={source!r} applies to 'mnist' only; use source='auto'")
+        if key.lower() == "iris":
+            part, key = _load_iris(split), "iris"
+        else:
+            part = _load_file(key, split, seed)
+    return _finish(key, part, classes, limit)
+
+
+def mnist_offline_split() -> tuple[np.ndarray, np.ndarray]:
+    """Indices into the official 10k MNIST test set: (8,000 offline-train, 2,000 offline-test)."""
+    perm = np.random.default_rng(MNIST_SPLIT_SEED).permutation(10_000)
+    return perm[:MNIST_OFFLINE_TRAIN], perm[MNIST_OFFLINE_TRAIN:]
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+def _class_ids(
+    classes: Sequence[int | str] | None, class_names: Sequence[str], int_labels: bool
+) -> list[int]:
+    """Indices into ``class_names`` of the requested classes, in the order requested."""
+    if classes is None:
+        return list(range(len(class_names)))
+    if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
+        raise ValueError(f"classes must be a sequence such as (8, 9), got {classes!r}")
+    classes = list(classes)  # also accepts NumPy arrays
+    ids = []
+    for c in classes:
+        if isinstance(c, str):
+            found = c in class_names
+            idx = class_names.index(c) if found else -1
+        elif isinstance(c, int | np.integer) and not isinstance(c, bool):
+            if int_labels:
+                found = str(int(c)) in class_names
+                idx = class_names.index(str(int(c))) if found else -1
+            else:
+                found = 0 <= int(c) < len(class_names)
+                idx = int(c)
+        else:
+            raise ValueError(f"class {c!r} must be an int label or a class name (str)")
+        if not found:
+            raise ValueError(f"unknown class {c!r}; this data set has classes {list(class_names)}")
+        ids.append(idx)
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"classes {classes!r} name a class twice")
+    if len(ids) < 2:
+        raise ValueError(f"classification needs at least 2 classes; classes={classes!r}")
+    return ids
+
+
+def _finish(name: str, part: _Split, classes, limit: int | None) -> Dataset:
+    """Select classes, relabel 0..k-1, apply ``limit``, preprocess."""
+    ids = _class_ids(classes, part.class_names, part.int_labels)
+    keep = np.isin(part.labels, ids)
+    raw, labels = part.raw[keep], part.labels[keep]
+    if labels.size == 0:
+        raise ValueError(
+            f"no examples of classes {[part.class_names[i] for i in ids]} in this split of "
+            f"{name!r}; check `classes`"
+        )
+    relabel = np.full(len(part.class_names), -1, dtype=np.int64)
+    relabel[ids] = np.arange(len(ids))
+    y = relabel[labels]
+    if limit is not None:
+        raw, y = raw[:limit], y[:limit]
+    x = preprocessing.apply(part.spec, raw)
+    names = tuple(part.class_names[i] for i in ids)
+    return Dataset(name, x, y, raw, names, part.spec, part.source)
+
+
+def _stratified_split(
+    labels: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, round(test_fraction * count) examples go to test; both parts are shuffled."""
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = int(math.floor(test_fraction * idx.size + 0.5))
+        test.append(idx[:k])
+        train.append(idx[k:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def _check_finite(arr: np.ndarray, origin: str) -> None:
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{origin}: {bad} NaN or infinite feature value(s); clean the data first")
+
+
+def _feature_spec(train: np.ndarray) -> dict:
+    """Standardise tabular data with train statistics; scale uint8 images by 1/255."""
+    if train.ndim == 2:
+        std = train.std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0  # constant features stay constant instead of dividing by zero
+        return preprocessing.make_spec(
+            [train.shape[1]], mean=train.mean(axis=0, dtype=np.float64), std=std
+        )
+    shape = list(train.shape[1:]) + ([1] if train.ndim == 3 else [])  # (N, H, W) -> NHWC
+    return preprocessing.make_spec(shape, scale=1 / 255 if train.dtype == np.uint8 else 1.0)
+
+
+def _encode_labels(values: np.ndarray, origin: str) -> tuple[np.ndarray, tuple[str, ...], bool]:
+    """Labels (ints, integral floats or strings) -> codes 0..C-1, sorted class names, int flag."""
+    if values.dtype.kind in "US":
+        names, codes = np.unique(values.astype(str), return_inverse=True)
+        return codes.astype(np.int64), tuple(str(n) for n in names), False
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            raise ValueError(f"{origin}: labels must be integers or strings, not {values.dtype}")
+        values = values.astype(np.int64)
+    if values.dtype.kind not in "iub":
+        raise ValueError(f"{origin}: labels must be integers or strings, not {values.dtype}")
+    uniq, codes = np.unique(values.astype(np.int64), return_inverse=True)
+    return codes.astype(np.int64), tuple(str(int(v)) for v in uniq), True
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def _load_mnist(split: str, source: str, classes, limit, data_dir) -> _Split:
+    if source not in MNIST_SOURCES:
+        raise ValueError(f"unknown MNIST source {source!r}; choose one of {MNIST_SOURCES}")
+    reason = ""
+    if source == "auto":
+        if data_dir is not None:
+            source = "idx"
+        elif _tfds_usable():
+            source = "tfds"
+        elif os.environ.get(DATA_DIR_ENV):
+            source = "idx"
+        else:
+            source = "sample"
+            reason = (
+                "tensorflow-datasets cannot fetch MNIST here (not installed, data not prepared, "
+                f"or storage.googleapis.com unreachable) and {DATA_DIR_ENV} is not set. "
+            )
+    if source == "tfds":
+        wanted = set(_class_ids(classes, MNIST_CLASS_NAMES, True))
+        raw, labels = _read_tfds_mnist(split, wanted, limit)
+    elif source == "idx":
+        raw, labels = _read_idx_mnist(split, _mnist_dir(data_dir))
+    else:
+        raw, labels = _read_sample_mnist(split, reason)
+    spec = preprocessing.make_spec(**MNIST_PREPROCESSING)
+    return _Split(raw, labels, MNIST_CLASS_NAMES, spec, source, True)
+
+
+def _reachable(host: str, port: int, timeout: float) -> bool:
+    """True if a TCP connection opens within ``timeout`` s (DNS included, via a thread)."""
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(ok)
+
+
+def _tfds_usable() -> bool:
+    """tensorflow_datasets is installed and MNIST is prepared locally or downloadable."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        return False
+    try:
+        if tfds.builder("mnist").is_prepared():
+            return True
+    except Exception:  # any TFDS failure here just means "not prepared"
+        pass
+    return _reachable(*_TFDS_HOST, timeout=2.0)
+
+
+def _read_tfds_mnist(split: str, wanted: set[int], limit: int | None):
+    """Read records of ``tfds.data_source("mnist")``, stopping once ``limit`` are kept."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:
+        raise ImportError(
+            "source='tfds' needs tensorflow-datasets: pip install 'hybrid[data]' "
+            f"(or use source='idx' with {DATA_DIR_ENV}, or source='sample')"
+        ) from err
+    try:
+        records = tfds.data_source("mnist", split=split)
+    except Exception as err:
+        raise RuntimeError(
+            f"TFDS could not provide MNIST ({type(err).__name__}: {err}). Offline, use "
+            f"source='idx' with {DATA_DIR_ENV} pointing at the IDX files, or source='sample'"
+        ) from err
+    images, labels = [], []
+    for i in range(len(records)):
+        record = records[i]
+        label = int(record["label"])
+        if label not in wanted:
+            continue
+        image = np.asarray(record["image"], dtype=np.uint8)
+        if image.shape != (28, 28, 1):
+            raise ValueError(f"TFDS MNIST record {i}: image shape {image.shape}, not (28, 28, 1)")
+        images.append(image)
+        labels.append(label)
+        if limit is not None and len(labels) >= limit:
+            break
+    raw = np.stack(images) if images else np.zeros((0, 28, 28, 1), np.uint8)
+    return raw, np.asarray(labels, dtype=np.int64)
+
+
+def _idx_file(directory: Path, prefix: str, kind: str) -> Path | None:
+    for sep in ("-", "."):
+        for suffix in ("", ".gz"):
+            path = directory / f"{prefix}-{kind}{sep}idx{3 if kind == 'images' else 1}-ubyte"
+            path = path.with_name(path.name + suffix)
+            if path.is_file():
+                return path
+    return None
+
+
+def _mnist_dir(data_dir) -> Path:
+    """The directory holding t10k-*-ubyte(.gz): ``data_dir``/env var itself or its mnist/."""
+    given = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    if not given:
+        raise FileNotFoundError(
+            f"source='idx' needs the MNIST IDX files: pass data_dir= or set {DATA_DIR_ENV} to a "
+            "directory holding t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)"
+        )
+    base = Path(given).expanduser()
+    for candidate in (base, base / "mnist"):
+        if _idx_file(candidate, "t10k", "images") and _idx_file(candidate, "t10k", "labels"):
+            return candidate
+    raise FileNotFoundError(
+        f"no MNIST IDX files in {base} or {base / 'mnist'}: expected t10k-images-idx3-ubyte(.gz) "
+        "and t10k-labels-idx1-ubyte(.gz) (the official files from yann.lecun.com mirrors)"
+    )
+
+
+def _read_idx(path: Path, kind: str) -> np.ndarray:
+    """Parse one IDX file, checking its magic number and that its size matches its header."""
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as err:
+        raise ValueError(f"{path}: cannot read ({err}); the file is corrupt or truncated") from err
+    ndim = 3 if kind == "images" else 1
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: {len(data)} bytes is too short for an IDX {kind} file")
+    magic, *dims = (int.from_bytes(data[i : i + 4], "big") for i in range(0, header, 4))
+    if magic != _IDX_MAGIC[kind]:
+        raise ValueError(
+            f"{path}: magic number {magic} is not {_IDX_MAGIC[kind]} (IDX {kind}); wrong file?"
+        )
+    if kind == "images" and dims[1:] != [28, 28]:
+        raise ValueError(f"{path}: images are {dims[1]}x{dims[2]}, MNIST needs 28x28")
+    if len(data) != header + math.prod(dims):
+        raise ValueError(
+            f"{path}: {len(data) - header} data bytes but the header promises {math.prod(dims)}; "
+            "the file is truncated or corrupt"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _read_idx_pair(directory: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    paths = [_idx_file(directory, prefix, kind) for kind in ("images", "labels")]
+    if None in paths:
+        raise FileNotFoundError(
+            f"{directory}: {prefix}-images-idx3-ubyte(.gz) and {prefix}-labels-idx1-ubyte(.gz) "
+            "must both be present"
+        )
+    images, labels = _read_idx(paths[0], "images"), _read_idx(paths[1], "labels")
+    if len(images) != len(labels):
+        raise ValueError(f"{directory}: {len(images)} {prefix} images but {len(labels)} labels")
+    if labels.size and labels.max() > 9:
+        raise ValueError(f"{paths[1]}: labels must be digits 0-9, found {labels.max()}")
+    return images[..., None], labels.astype(np.int64)
+
+
+def _read_idx_mnist(split: str, directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Full MNIST when train-* files are there, else the fixed 8,000/2,000 split of t10k."""
+    has_train = _idx_file(directory, "train", "images") or _idx_file(directory, "train", "labels")
+    if has_train:
+        return _read_idx_pair(directory, "train" if split == "train" else "t10k")
+    images, labels = _read_idx_pair(directory, "t10k")
+    if len(labels) != 10_000:
+        raise ValueError(
+            f"{directory}: the offline split needs the official 10,000-digit t10k set, "
+            f"found {len(labels)} digits"
+        )
+    train_idx, test_idx = mnist_offline_split()
+    idx = train_idx if split == "train" else test_idx
+    return images[idx], labels[idx]
+
+
+def _read_sample_mnist(split: str, reason: str = "") -> tuple[np.ndarray, np.ndarray]:
+    path = resources.files("hybrid") / "datasets" / "mnist_sample.npz"
+    with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        raw, labels = npz[f"x_{split}"][..., None], npz[f"y_{split}"].astype(np.int64)
+    warnings.warn(
+        f"{reason}Using the bundled MNIST sample ({len(labels)} real {split} digits; 1,000 train "
+        "and 250 test in all): fine for smoke tests, too small for real results. For full MNIST "
+        "run `pip install 'hybrid[data]'` on a connected machine (TFDS downloads 60k/10k), or "
+        f"set {DATA_DIR_ENV} to a directory with the IDX files (t10k-* alone gives the fixed "
+        "8,000/2,000 offline split).",
+        SampleDataWarning,
+        stacklevel=4,
+    )
+    return raw, labels
+
+
+# --------------------------------------------------------------------------- Iris and user files
+
+
+def _parse_csv(text: str, origin: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric feature columns, label in the last column; an optional header row is skipped."""
+    rows = [
+        (line, row)
+        for line, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        if any(field.strip() for field in row)
+    ]
+    if not rows:
+        raise ValueError(f"{origin}: the file holds no rows")
+    width = len(rows[0][1])
+    if width < 2:
+        raise ValueError(f"{origin}: need feature columns and a label column (comma-separated)")
+
+    def numbers(line: int, row: list[str]) -> list[float]:
+        if len(row) != width:
+            raise ValueError(f"{origin}, line {line}: {len(row)} fields, expected {width}")
+        try:
+            return [float(f) for f in row[:-1]]
+        except ValueError:
+            raise ValueError(
+                f"{origin}, line {line}: feature columns must be numeric, got {row[:-1]}"
+            ) from None
+
+    try:
+        numbers(*rows[0])
+    except ValueError:
+        rows = rows[1:]  # a header row
+        if not rows:
+            raise ValueError(f"{origin}: the file holds a header row but no data") from None
+    features = np.array([numbers(line, row) for line, row in rows], dtype=np.float64)
+    labels = np.array([row[-1].strip() for _, row in rows])
+    with contextlib.suppress(ValueError):  # numeric labels; _encode_labels checks they are ints
+        labels = labels.astype(np.float64)
+    return features, labels
+
+
+def _load_iris(split: str) -> _Split:
+    text = (resources.files("hybrid") / "datasets" / "iris.csv").read_text()
+    features, labels = _parse_csv(text, "iris.csv")
+    codes, names, _ = _encode_labels(labels, "iris.csv")
+    train_idx, test_idx = _stratified_split(
+        codes, IRIS_TEST_FRACTION, np.random.default_rng(IRIS_SPLIT_SEED)
+    )
+    idx = train_idx if split == "train" else test_idx
+    spec = _feature_spec(features[train_idx])
+    return _Split(features[idx], codes[idx], names, spec, "package", False)
+
+
+_Optional = np.ndarray | None
+
+
+def _read_user_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, _Optional, _Optional]:
+    """(x, y, x_test, y_test) from a user's .npz or .csv; test arrays may be None."""
+    if path.suffix.lower() == ".csv":
+        x, y = _parse_csv(path.read_text(), str(path))
+        return x, y, None, None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except ValueError as err:
+        raise ValueError(f"{path}: cannot read ({err}); save plain numeric arrays") from err
+    missing = {"x", "y"} - set(arrays)
+    if missing or (("x_test" in arrays) != ("y_test" in arrays)):
+        raise ValueError(
+            f"{path}: an .npz needs arrays 'x' and 'y' (and optionally both 'x_test' and "
+            f"'y_test'); found {sorted(arrays)}"
+        )
+    return arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test")
+
+
+def _check_xy(x: np.ndarray, y: np.ndarray, origin: str) -> np.ndarray:
+    if x.ndim < 2 or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ValueError(
+            f"{origin}: x must be numeric with shape (N, features) or (N, H, W[, C]), "
+            f"got shape {x.shape} dtype {x.dtype}"
+        )
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{origin}: labels must have shape (N,), got {y.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"{origin}: {len(x)} examples in x but {len(y)} labels in y")
+    _check_finite(x, origin)
+    return y
+
+
+def _load_file(name: str, split: str, seed: int) -> _Split:
+    path = Path(name).expanduser()
+    if path.suffix.lower() not in (".npz", ".csv"):
+        if path.exists():
+            raise ValueError(f"{path}: unsupported file type; use .npz (x, y) or .csv")
+        raise ValueError(
+            f"unknown data set {name!r}: known names are {list(KNOWN_NAMES)}, or give a path to "
+            "an .npz (arrays x, y[, x_test, y_test]) or .csv (last column = label) file"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} does not exist")
+    x, y, x_test, y_test = _read_user_arrays(path)
+    y = _check_xy(x, y, str(path))
+    if x_test is not None:
+        y_test = _check_xy(x_test, y_test, f"{path} (x_test)")
+        if x_test.shape[1:] != x.shape[1:]:
+            raise ValueError(
+                f"{path}: x_test examples have shape {x_test.shape[1:]}, x has {x.shape[1:]}"
+            )
+        codes, names, int_labels = _encode_labels(np.concatenate([y, y_test]), str(path))
+        raw_all = np.concatenate([x, x_test])
+        train_idx, test_idx = np.arange(len(x)), np.arange(len(x), len(raw_all))
+    else:
+        codes, names, int_labels = _encode_labels(y, str(path))
+        raw_all = x
+        train_idx, test_idx = _stratified_split(
+            codes, USER_TEST_FRACTION, np.random.default_rng(seed)
+        )
+    if len(names) < 2:
+        raise ValueError(f"{path}: labels hold {len(names)} class(es) {list(names)}; need >= 2")
+    idx = train_idx if split == "train" else test_idx
+    spec = _feature_spec(raw_all[train_idx])
+    return _Split(raw_all[idx], codes[idx], names, spec, "file", int_labels)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _describe(args) -> int:
+    classes = None
+    if args.classes:
+        classes = [int(c) if c.lstrip("-").isdigit() else c for c in args.classes]
+    ds = load(
+        args.name, args.split, source=args.source, classes=classes, limit=args.limit,
+        seed=args.seed, data_dir=args.data_dir,
+    )
+    counts = np.bincount(ds.y, minlength=ds.num_classes)
+    print(f"{ds.name} [{args.split}] from {ds.source}: {len(ds)} examples, raw {ds.raw.dtype} "
+          f"{ds.raw.shape[1:]}, x {ds.x.dtype} {ds.x.shape[1:]}")
+    print("classes: " + ", ".join(f"{n}={c}" for n, c in zip(ds.class_names, counts, strict=True)))
+    print(f"preprocessing: scale={ds.preprocessing['scale']:.6g}, "
+          f"standardised={'yes' if ds.preprocessing['std'] is not None else 'no'}, "
+          f"input_shape={ds.preprocessing['input_shape']}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``hybrid data NAME``: load a split and print what a model would be given."""
+    p = subparsers.add_parser("data", help="load a data set and summarise it")
+    p.add_argument("name", help="mnist, iris, or a path to an .npz/.csv file")
+    p.add_argument("--split", default="train", choices=["train", "test"])
+    p.add_argument("--source", default="auto", choices=list(MNIST_SOURCES))
+    p.add_argument("--data-dir", help=f"MNIST IDX directory (default: ${DATA_DIR_ENV})")
+    p.add_argument("--classes", nargs="+", help="keep these classes, e.g. --classes 8 9")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--seed", type=int, default=0, help="80/20 split of user files")
+    p.set_defaults(func=_describe)

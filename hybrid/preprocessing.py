@@ -1,0 +1,106 @@
+"""The preprocessing record: how raw inputs become network inputs, stored with every model.
+
+A spec is a plain JSON-able dict, so it travels inside ``model.json`` and the deployed NumPy
+classifier applies exactly what training applied:
+
+    {"scale": float, "mean": list | None, "std": list | None, "input_shape": list[int]}
+
+    x = reshape(raw, (-1, *input_shape)) * scale;  x = (x - mean) / std  where given.
+
+``mean`` and ``std`` broadcast against ``input_shape`` (one value per feature or channel, or one
+per input element). This module imports numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+_KEYS = ("scale", "mean", "std", "input_shape")
+
+
+def make_spec(
+    input_shape: Sequence[int],
+    scale: float = 1.0,
+    mean: Sequence[float] | np.ndarray | None = None,
+    std: Sequence[float] | np.ndarray | None = None,
+) -> dict:
+    """A validated spec with plain Python numbers, ready for ``json.dumps``."""
+
+    def as_list(v):
+        return None if v is None else np.asarray(v, dtype=np.float64).ravel().tolist()
+
+    spec = {
+        "scale": float(scale),
+        "mean": as_list(mean),
+        "std": as_list(std),
+        "input_shape": [int(n) for n in input_shape],
+    }
+    validate(spec)
+    return spec
+
+
+def validate(spec: dict) -> None:
+    """Raise ValueError naming the problem if ``spec`` is not a usable preprocessing record."""
+    if not isinstance(spec, dict) or set(spec) != set(_KEYS):
+        got = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
+        raise ValueError(f"preprocessing spec needs exactly the keys {list(_KEYS)}; got {got}")
+    shape = spec["input_shape"]
+    if (
+        not isinstance(shape, list | tuple)
+        or not shape
+        or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)
+    ):
+        raise ValueError(f"input_shape must be a non-empty list of positive ints, got {shape!r}")
+    scale = spec["scale"]
+    if not isinstance(scale, int | float) or not math.isfinite(scale) or scale == 0:
+        raise ValueError(f"scale must be a finite non-zero number, got {scale!r}")
+    for key in ("mean", "std"):
+        value = spec[key]
+        if value is None:
+            continue
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.size not in (1, shape[-1], math.prod(shape)) or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"{key} must be finite with 1, {shape[-1]} (last axis) or {math.prod(shape)} "
+                f"(whole input) values; got {arr.size} value(s)"
+            )
+        if key == "std" and np.any(arr <= 0):
+            raise ValueError("std values must be positive (use 1.0 for constant features)")
+
+
+def _stat(value, shape: list[int], dtype) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype)
+    return arr.reshape(shape) if arr.size == math.prod(shape) else arr.reshape(-1)
+
+
+def apply(spec: dict, raw) -> np.ndarray:
+    """Raw inputs (one example or a batch, any layout that reshapes) -> (N, *input_shape) floats.
+
+    uint8 and float32 inputs give float32 (what JAX uses anyway); anything else gives float64.
+    """
+    validate(spec)
+    shape = [int(n) for n in spec["input_shape"]]
+    raw = np.asarray(raw)
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
+        raise ValueError(f"raw inputs must be numeric, got dtype {raw.dtype}")
+    if np.iscomplexobj(raw):
+        raise ValueError("raw inputs must be real, got complex values")
+    size = math.prod(shape)
+    if raw.size % size:
+        raise ValueError(
+            f"raw inputs of shape {raw.shape} ({raw.size} values) do not reshape to "
+            f"(-1, {', '.join(map(str, shape))}): {raw.size} is not a multiple of {size}"
+        )
+    if np.issubdtype(raw.dtype, np.floating) and not np.all(np.isfinite(raw)):
+        bad = int(np.size(raw) - np.count_nonzero(np.isfinite(raw)))
+        raise ValueError(f"raw inputs contain {bad} NaN or infinite value(s); clean them first")
+    dtype = np.float32 if raw.dtype in (np.uint8, np.float32) else np.float64
+    x = raw.reshape(-1, *shape).astype(dtype) * dtype(spec["scale"])
+    if spec["mean"] is not None:
+        x = x - _stat(spec["mean"], shape, dtype)
+    if spec["std"] is not None:
+        x = x / _stat(spec["std"], shape, dtype)
+    return x
