@@ -61,15 +61,23 @@ def time_step(profile: str, n_qubits: int, depth: int, repeats: int) -> dict:
         state, loss = step(state)
         jax.block_until_ready(loss)
         times.append(time.perf_counter() - t0)
-    return {"profile": profile, "n_qubits": n_qubits, "depth": depth, "angles": n_qubits * depth,
-            "M": model.n_weights, "step_s": statistics.median(times), "first_call_s": first}
+    return {
+        "profile": profile,
+        "n_qubits": n_qubits,
+        "depth": depth,
+        "angles": n_qubits * depth,
+        "M": model.n_weights,
+        "step_s": statistics.median(times),
+        "first_call_s": first,
+    }
 
 
 def main(argv=None) -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--qubits", type=int, nargs="+", default=[10, 13, 16])
-    cli.add_argument("--profiles", nargs="+",
-                     default=["default.qubit", "lightning.qubit", "lightning.qubit-ps"])
+    cli.add_argument(
+        "--profiles", nargs="+", default=["default.qubit", "lightning.qubit", "lightning.qubit-ps"]
+    )
     cli.add_argument("--depth", type=int, default=10)
     cli.add_argument("--repeats", type=int, default=5)
     cli.add_argument("--json", help="also write the rows to this file")
@@ -82,11 +90,16 @@ def main(argv=None) -> int:
                 print(f"skip {name}: not available here", file=sys.stderr)
                 continue
             rows.append(time_step(name, n, args.depth, args.repeats))
-            print(f"  {name:<20} n={n:<3} {rows[-1]['step_s'] * 1e3:10.1f} ms/step "
-                  f"(first call {rows[-1]['first_call_s']:.1f} s)", file=sys.stderr)
+            print(
+                f"  {name:<20} n={n:<3} {rows[-1]['step_s'] * 1e3:10.1f} ms/step "
+                f"(first call {rows[-1]['first_call_s']:.1f} s)",
+                file=sys.stderr,
+            )
     base = args.profiles[1] if len(args.profiles) > 1 else args.profiles[0]
-    print(f"\nmachine: {platform.processor() or platform.machine()}, "
-          f"jax {jax.__version__} on {jax.default_backend()}, depth L = {args.depth}")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, "
+        f"jax {jax.__version__} on {jax.default_backend()}, depth L = {args.depth}"
+    )
     print(f"ms per step, and the ratio to {base}")
     print(f"{'profile':<22}" + "".join(f"{f'n={n}':>14}{'ratio':>10}" for n in args.qubits))
     for name in args.profiles:
@@ -102,8 +115,9 @@ def main(argv=None) -> int:
         print(line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"depth": args.depth, "backend": jax.default_backend(), "rows": rows}, f,
-                      indent=2)
+            json.dump(
+                {"depth": args.depth, "backend": jax.default_backend(), "rows": rows}, f, indent=2
+            )
     return 0
 
 

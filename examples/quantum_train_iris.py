@@ -19,9 +19,16 @@ cli.add_argument("--out", default="runs/qt-iris")
 args = cli.parse_args()
 
 report = quantum_train.run(
-    "iris", args.out, depth=args.depth, device=args.device, baseline=True,
-    layers=architecture.mlp((16, 16), 3), mapping_hidden=(8,),
-    config=TrainConfig(epochs=args.epochs, batch_size=16, learning_rate=0.01, seed=args.seed),
+    "iris",
+    args.out,
+    depth=args.depth,
+    device=args.device,
+    baseline=True,
+    layers=architecture.mlp((16, 16), 3),
+    mapping_hidden=(8,),
+    config=TrainConfig(
+        epochs=args.epochs, batch_size=16, learning_rate=0.01, schedule="cosine", seed=args.seed
+    ),
 )
 test = load("iris", "test")
 print(f"\n{'model':<15}{'weights M':>10}{'trainable':>11}{'NumPy test accuracy':>21}")

@@ -24,9 +24,13 @@ cli.add_argument("--no-baseline", action="store_true")
 args = cli.parse_args()
 
 report = quantum_train.run(
-    "mnist", args.out, depth=args.depth, device=args.device, source=args.source,
+    "mnist",
+    args.out,
+    depth=args.depth,
+    device=args.device,
+    source=args.source,
     baseline=not args.no_baseline,
-    config=TrainConfig(epochs=args.epochs, batch_size=64, learning_rate=0.01),
+    config=TrainConfig(epochs=args.epochs, batch_size=64, learning_rate=0.01, schedule="cosine"),
 )
 test = load("mnist", "test", source=args.source)
 print(f"\n{'model':<15}{'weights M':>10}{'trainable':>11}{'NumPy test accuracy':>21}")

@@ -92,7 +92,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-2, help="learning rate")
     parser.add_argument("--optimizer", default="adam", help="any optax optimizer name")
-    parser.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    parser.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
 
@@ -109,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
     qt.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
     qt.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
     qt.add_argument("--device", default="auto", help="device profile name or .toml path")
-    qt.add_argument("--qnn-depth", type=int, default=20, help="QNN blocks L")
+    qt.add_argument("--qnn-depth", type=int, default=40, help="QNN blocks L")
     qt.add_argument("--layers", help="target network, e.g. 'dense:16,relu,dense:3'")
     qt.add_argument("--mapping-hidden", type=int, nargs="+", default=[4, 20, 4])
     qt.add_argument("--baseline", action="store_true", help="also train the classical net")

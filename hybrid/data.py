@@ -16,6 +16,7 @@ import contextlib
 import csv
 import gzip
 import io
+import logging
 import math
 import os
 import socket
@@ -292,11 +293,15 @@ def _tfds_usable() -> bool:
         import tensorflow_datasets as tfds
     except ImportError:
         return False
+    absl = logging.getLogger("absl")
+    level, _ = absl.level, absl.setLevel(logging.ERROR)  # the probe's "no dataset_info" is noise
     try:
         if tfds.builder("mnist").is_prepared():
             return True
     except Exception:  # any TFDS failure here just means "not prepared"
         pass
+    finally:
+        absl.setLevel(level)
     return _reachable(*_TFDS_HOST, timeout=2.0)
 
 
@@ -565,16 +570,25 @@ def _describe(args) -> int:
     if args.classes:
         classes = [int(c) if c.lstrip("-").isdigit() else c for c in args.classes]
     ds = load(
-        args.name, args.split, source=args.source, classes=classes, limit=args.limit,
-        seed=args.seed, data_dir=args.data_dir,
+        args.name,
+        args.split,
+        source=args.source,
+        classes=classes,
+        limit=args.limit,
+        seed=args.seed,
+        data_dir=args.data_dir,
     )
     counts = np.bincount(ds.y, minlength=ds.num_classes)
-    print(f"{ds.name} [{args.split}] from {ds.source}: {len(ds)} examples, raw {ds.raw.dtype} "
-          f"{ds.raw.shape[1:]}, x {ds.x.dtype} {ds.x.shape[1:]}")
+    print(
+        f"{ds.name} [{args.split}] from {ds.source}: {len(ds)} examples, raw {ds.raw.dtype} "
+        f"{ds.raw.shape[1:]}, x {ds.x.dtype} {ds.x.shape[1:]}"
+    )
     print("classes: " + ", ".join(f"{n}={c}" for n, c in zip(ds.class_names, counts, strict=True)))
-    print(f"preprocessing: scale={ds.preprocessing['scale']:.6g}, "
-          f"standardised={'yes' if ds.preprocessing['std'] is not None else 'no'}, "
-          f"input_shape={ds.preprocessing['input_shape']}")
+    print(
+        f"preprocessing: scale={ds.preprocessing['scale']:.6g}, "
+        f"standardised={'yes' if ds.preprocessing['std'] is not None else 'no'}, "
+        f"input_shape={ds.preprocessing['input_shape']}"
+    )
     return 0
 
 

@@ -159,7 +159,7 @@ def run(
     dataset: str = "mnist",
     out: str | os.PathLike = "runs/quantum-train",
     *,
-    depth: int = 20,
+    depth: int = 40,
     device: Profile | str = "auto",
     layers: list | None = None,
     mapping_hidden: tuple[int, ...] = (4, 20, 4),

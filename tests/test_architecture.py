@@ -16,9 +16,12 @@ def test_conv_matches_xla_convolution(padding):
     rng = np.random.default_rng(0)
     x, w, b = rng.normal(size=(2, 9, 8, 3)), rng.normal(size=(3, 3, 3, 4)), rng.normal(size=4)
     ours = arch.apply([{"type": "conv", "filters": 4, "kernel": 3, "padding": padding}], [w, b], x)
-    ref = jax.lax.conv_general_dilated(
-        x, w, (1, 1), padding.upper(), dimension_numbers=("NHWC", "HWIO", "NHWC")
-    ) + b
+    ref = (
+        jax.lax.conv_general_dilated(
+            x, w, (1, 1), padding.upper(), dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        + b
+    )
     np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
@@ -31,8 +34,10 @@ def test_pooling_and_flatten():
 
 
 def test_numpy_and_jax_run_the_same_network():
-    layers = arch.parse("conv:4:3:same,relu,avgpool:2,conv:3:3,tanh,maxpool:2,flatten,"
-                        "dense:5,sigmoid,dense:6,erf,dense:3")
+    layers = arch.parse(
+        "conv:4:3:same,relu,avgpool:2,conv:3:3,tanh,maxpool:2,flatten,"
+        "dense:5,sigmoid,dense:6,erf,dense:3"
+    )
     params = arch.init_params(np.random.default_rng(1), layers, (12, 12, 2))
     x = np.random.default_rng(2).normal(size=(7, 12, 12, 2))
     np_out = arch.apply(layers, params, x)
@@ -52,8 +57,12 @@ def test_unflatten_round_trips_a_flat_vector():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("dense", "cannot read layer"), ("conv:3", "cannot read layer"), ("bogus:1", "cannot read"),
-     ("", "empty")],
+    [
+        ("dense", "cannot read layer"),
+        ("conv:3", "cannot read layer"),
+        ("bogus:1", "cannot read"),
+        ("", "empty"),
+    ],
 )
 def test_parse_rejects_bad_stacks(text, message):
     with pytest.raises(ValueError, match=message):

@@ -28,13 +28,21 @@ def iris_run(tmp_path_factory):
     """A short Quantum-Train run on Iris, exported like any user's run."""
     out = tmp_path_factory.mktemp("iris")
     train, test = data.load("iris", "train"), data.load("iris", "test")
-    model = QuantumTrain(tuple(architecture.mlp([8], 3)), (4,), depth=2,
-                         profile="default.qubit", mapping_hidden=(4,))
+    model = QuantumTrain(
+        tuple(architecture.mlp([8], 3)), (4,), depth=2, profile="default.qubit", mapping_hidden=(4,)
+    )
     config = training.TrainConfig(epochs=3, batch_size=16, learning_rate=0.05)
-    params, history = training.fit(model, (train.x, train.y), (test.x, test.y), config,
-                                   progress=False)
-    export.save_network(out, model.layers, model.input_shape, np.asarray(model.weights(params)),
-                        preprocessing=train.preprocessing, class_names=train.class_names)
+    params, history = training.fit(
+        model, (train.x, train.y), (test.x, test.y), config, progress=False
+    )
+    export.save_network(
+        out,
+        model.layers,
+        model.input_shape,
+        np.asarray(model.weights(params)),
+        preprocessing=train.preprocessing,
+        class_names=train.class_names,
+    )
     return out, model, params, test
 
 
@@ -51,10 +59,17 @@ def test_numpy_classifier_equals_the_jax_model(iris_run):
 def test_paper_cnn_numpy_and_jax_agree_on_the_whole_offline_test_set(offline_mnist, tmp_path):
     test = data.load("mnist", "test", source="idx")
     layers = architecture.QT_MNIST_CNN
-    weights = np.concatenate([p.ravel() for p in architecture.init_params(
-        np.random.default_rng(0), layers, (28, 28, 1))])
-    export.save_network(tmp_path, layers, (28, 28, 1), weights,
-                        preprocessing=test.preprocessing, class_names=test.class_names)
+    weights = np.concatenate(
+        [p.ravel() for p in architecture.init_params(np.random.default_rng(0), layers, (28, 28, 1))]
+    )
+    export.save_network(
+        tmp_path,
+        layers,
+        (28, 28, 1),
+        weights,
+        preprocessing=test.preprocessing,
+        class_names=test.class_names,
+    )
     params = architecture.unflatten(jnp.asarray(weights), layers, (28, 28, 1))
     logits = jax.jit(lambda x: architecture.apply(layers, params, x, xp=jnp))(test.x)
     clf = NumpyClassifier.load(tmp_path)
@@ -74,8 +89,9 @@ def test_classifier_runs_where_jax_and_pennylane_cannot_be_imported(iris_run, tm
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "pennylane"))
         print(json.dumps({{"pred": pred.tolist(), "heavy": heavy}}))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     result = json.loads(done.stdout)
     assert result["heavy"] == []
     np.testing.assert_array_equal(result["pred"], NumpyClassifier.load(out).predict(test.raw))

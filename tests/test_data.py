@@ -169,8 +169,11 @@ def _t10k(directory: Path, n: int = 10, *, images=None, labels=None, magic=None)
         (lambda d: _t10k(d, labels=np.arange(9)), ValueError, "10 t10k images but 9 labels"),
         (lambda d: _t10k(d, labels=np.full(10, 11)), ValueError, "digits 0-9"),
         (lambda d: _t10k(d, n=10), ValueError, "10,000-digit"),
-        (lambda d: (_t10k(d), write_idx(d / "train-images-idx3-ubyte", np.zeros((2, 28, 28)))),
-         FileNotFoundError, "must both be present"),
+        (
+            lambda d: (_t10k(d), write_idx(d / "train-images-idx3-ubyte", np.zeros((2, 28, 28)))),
+            FileNotFoundError,
+            "must both be present",
+        ),
     ],
 )
 def test_idx_errors(tmp_path, make, error, match):
@@ -305,7 +308,9 @@ def test_iris_split_is_stratified_and_complete():
     assert np.bincount(test.y).tolist() == [10] * 3
     assert train.source == "package" and train.input_shape == (4,)
     rows = np.loadtxt(
-        resources.files("hybrid") / "datasets" / "iris.csv", delimiter=",", skiprows=1,
+        resources.files("hybrid") / "datasets" / "iris.csv",
+        delimiter=",",
+        skiprows=1,
         usecols=range(4),
     )
     both = np.concatenate([train.raw, test.raw])
@@ -414,8 +419,15 @@ def test_csv_without_header_numeric_labels(tmp_path):
         ({"x": np.array([[np.nan, 1]] * 4), "y": [0, 1, 0, 1]}, "NaN or infinite"),
         ({"x": np.zeros((4, 2)), "y": [1, 1, 1, 1]}, "need >= 2"),
         ({"x": np.zeros((4, 2)), "y": [0.5, 1, 0, 1]}, "integers or strings"),
-        ({"x": np.zeros((4, 2)), "y": [0, 1, 0, 1], "x_test": np.zeros((2, 3)),
-          "y_test": [0, 1]}, "x_test examples have shape"),
+        (
+            {
+                "x": np.zeros((4, 2)),
+                "y": [0, 1, 0, 1],
+                "x_test": np.zeros((2, 3)),
+                "y_test": [0, 1],
+            },
+            "x_test examples have shape",
+        ),
     ],
 )
 def test_npz_errors(tmp_path, arrays, match):
@@ -479,8 +491,9 @@ def test_class_selection_errors(classes, match):
 
 
 def test_empty_selection(tmp_path):
-    path = _npz(tmp_path, x=np.zeros((6, 2)), y=[0, 1, 2, 0, 1, 2],
-                x_test=np.zeros((2, 2)), y_test=[0, 0])
+    path = _npz(
+        tmp_path, x=np.zeros((6, 2)), y=[0, 1, 2, 0, 1, 2], x_test=np.zeros((2, 2)), y_test=[0, 0]
+    )
     with pytest.raises(ValueError, match="no examples of classes"):
         data.load(path, "test", classes=(1, 2))
 

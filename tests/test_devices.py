@@ -38,11 +38,13 @@ def test_profile_from_a_toml_path(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [('device = "default.qubit"\ngradient = "magic"', "gradient must be"),
-     ('device = "default.qubit"\ngradient = "adjoint"\nshots = 10', "analytic"),
-     ('gradient = "adjoint"', "needs 'device'"),
-     ('device = "default.qubit"\ngradient = "backprop"\nwires = 3', "unknown keys"),
-     ("device = ", "not valid TOML")],
+    [
+        ('device = "default.qubit"\ngradient = "magic"', "gradient must be"),
+        ('device = "default.qubit"\ngradient = "adjoint"\nshots = 10', "analytic"),
+        ('gradient = "adjoint"', "needs 'device'"),
+        ('device = "default.qubit"\ngradient = "backprop"\nwires = 3', "unknown keys"),
+        ("device = ", "not valid TOML"),
+    ],
 )
 def test_bad_profiles_are_refused_clearly(tmp_path, text, message):
     path = tmp_path / "bad.toml"

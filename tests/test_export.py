@@ -5,8 +5,11 @@ import pytest
 
 from hybrid.export import RunFormatError, load_run, save_network, save_run
 
-SPEC = {"kind": "network", "preprocessing": {"scale": 1.0, "input_shape": [2]},
-        "class_names": ["a", "b"]}
+SPEC = {
+    "kind": "network",
+    "preprocessing": {"scale": 1.0, "input_shape": [2]},
+    "class_names": ["a", "b"],
+}
 
 
 def test_round_trip_records_shapes_checksum_and_versions(tmp_path):
@@ -63,8 +66,14 @@ def test_recorded_shapes_must_match_the_weights(tmp_path):
 
 def test_save_network_cuts_the_flat_vector_per_layer(tmp_path):
     layers = [{"type": "dense", "units": 2}]
-    save_network(tmp_path, layers, [3], np.arange(8.0), preprocessing=SPEC["preprocessing"],
-                 class_names=["a", "b"])
+    save_network(
+        tmp_path,
+        layers,
+        [3],
+        np.arange(8.0),
+        preprocessing=SPEC["preprocessing"],
+        class_names=["a", "b"],
+    )
     spec, arrays = load_run(tmp_path)
     assert spec["architecture"] == {"layers": layers, "input_shape": [3]}
     np.testing.assert_array_equal(arrays["w1"], [6.0, 7.0])

@@ -16,8 +16,9 @@ def test_qubits_and_trainable_parameters_follow_the_paper_cnn():
 
 
 def test_basis_bits_are_most_significant_first():
-    np.testing.assert_array_equal(basis_bits(3, 6)[[0, 1, 5]], [[-1, -1, -1], [-1, -1, 1],
-                                                                  [1, -1, 1]])
+    np.testing.assert_array_equal(
+        basis_bits(3, 6)[[0, 1, 5]], [[-1, -1, -1], [-1, -1, 1], [1, -1, 1]]
+    )
 
 
 def test_weights_are_generated_from_the_qnn_probabilities():
@@ -42,19 +43,27 @@ def test_normalisation_is_the_reference_formula():
 
 def test_a_custom_probability_function_can_be_plugged_in():
     calls = []
+
     def probs(angles):
         calls.append(angles.shape)
         return qnn.probabilities(6, 1, "default.qubit")(angles)
+
     model = QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), depth=1, probs_fn=probs)
     model.weights(model.init(jax.random.key(1)))
     assert calls == [(1, 6)]
 
 
 def test_mapping_activation_is_optional():
-    model = QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), depth=1,
-                         mapping_activation="relu")
+    model = QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), depth=1, mapping_activation="relu")
     assert [layer["type"] for layer in model.mapping_layers] == [
-        "dense", "relu", "dense", "relu", "dense", "relu", "dense"]
+        "dense",
+        "relu",
+        "dense",
+        "relu",
+        "dense",
+        "relu",
+        "dense",
+    ]
     with pytest.raises(ValueError, match="mapping_activation"):
         QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), mapping_activation="bogus")
     with pytest.raises(ValueError, match="depth"):

@@ -21,14 +21,17 @@ CONFIG = training.TrainConfig(epochs=3, batch_size=32, learning_rate=0.05, seed=
 
 
 def same_tree(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a),
-                                                    jax.tree_util.tree_leaves(b), strict=True))
+    return all(
+        np.array_equal(x, y)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    )
 
 
 def test_fit_learns_and_records_metrics(tmp_path):
     model = Classical(LAYERS, (4,))
-    params, history = training.fit(model, blobs(), blobs(90, 1), CONFIG, run_dir=tmp_path,
-                                   progress=False)
+    params, history = training.fit(
+        model, blobs(), blobs(90, 1), CONFIG, run_dir=tmp_path, progress=False
+    )
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[-1]["loss"] < history[0]["loss"]
     assert history[-1]["test_accuracy"] > 0.9
@@ -65,19 +68,22 @@ def test_resume_after_ctrl_c_continues_exactly(tmp_path, monkeypatch):
     meta = json.loads(str(np.load(tmp_path / "checkpoint.npz")["meta"]))
     assert (meta["epoch"], meta["step"]) == (1, 3)
 
-    resumed, history = training.fit(model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path,
-                                    resume=True, progress=False)
+    resumed, history = training.fit(
+        model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, resume=True, progress=False
+    )
     assert same_tree(resumed, reference)
     assert len(history) == 3
 
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
-    training.fit(Classical(LAYERS, (4,)), blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path,
-                 progress=False)
+    training.fit(
+        Classical(LAYERS, (4,)), blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, progress=False
+    )
     other = Classical(tuple(architecture.mlp([5], 3)), (4,))
     with pytest.raises(ValueError, match="does not fit this model"):
-        training.fit(other, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, resume=True,
-                     progress=False)
+        training.fit(
+            other, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, resume=True, progress=False
+        )
 
 
 def test_bad_configuration_is_refused():
@@ -91,15 +97,18 @@ def test_bad_configuration_is_refused():
 
 def test_learning_curve_plot_is_written(tmp_path):
     pytest.importorskip("matplotlib")
-    history = [{"epoch": 1, "loss": 1.0, "test_accuracy": 0.5},
-               {"epoch": 2, "loss": 0.5, "test_accuracy": 0.8}]
+    history = [
+        {"epoch": 1, "loss": 1.0, "test_accuracy": 0.5},
+        {"epoch": 2, "loss": 0.5, "test_accuracy": 0.8},
+    ]
     path = training.plot_history({"run": history}, tmp_path / "curve.png")
     assert path.stat().st_size > 1000
 
 
 def test_cosine_schedule_decays_the_step_to_zero():
-    optimizer = training.TrainConfig(learning_rate=1.0, optimizer="sgd",
-                                     schedule="cosine").make_optimizer(4)
+    optimizer = training.TrainConfig(
+        learning_rate=1.0, optimizer="sgd", schedule="cosine"
+    ).make_optimizer(4)
     state, steps = optimizer.init(np.zeros(1)), []
     for _ in range(5):
         update, state = optimizer.update(np.ones(1), state)
