@@ -1,6 +1,6 @@
 """Quantum-Train on Iris beside the classical baseline; both reloaded by the NumPy classifier.
 
-    python examples/quantum_train_iris.py
+python examples/quantum_train_iris.py
 """
 
 import argparse

@@ -12,6 +12,7 @@ import numpy as np
 
 from hybrid import architecture, preprocessing
 from hybrid.export import RunFormatError, load_run
+from hybrid.ntk_numpy import kernel_scores
 
 
 def _network_outputs(spec: dict, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -23,6 +24,7 @@ def _network_outputs(spec: dict, arrays: dict[str, np.ndarray], x: np.ndarray) -
 # kind -> function(spec, arrays, preprocessed x) -> scores, one column per class.
 EVALUATORS: dict[str, Callable[[dict, dict, np.ndarray], np.ndarray]] = {
     "network": _network_outputs,
+    "kernel": kernel_scores,  # NTK classifiers of hybrid.ntk: one score per input
 }
 
 

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 # Modules that add their own subcommands: (module, where) with where "train" or "top".
-EXTENSIONS = (("hybrid.data", "top"),)
+EXTENSIONS = (
+    ("hybrid.data", "top"),
+    ("hybrid.feedforward", "train"),
+    ("hybrid.ntk", "top"),
+    ("hybrid.hardware", "top"),
+)
 
 
 def _train_config(args):

@@ -96,6 +96,17 @@ def get(name_or_path: str | Profile = "auto", *, quiet: bool = False) -> Profile
     return known[name_or_path]
 
 
+PLUGINS = ("qiskit.", "braket.")
+
+
 def make(profile: Profile, wires: int):
-    """The PennyLane device of ``profile`` on ``wires`` qubits."""
+    """The PennyLane device of ``profile`` on ``wires`` qubits.
+
+    Plugin devices (Qiskit, Braket) go through ``hybrid.hardware``, which turns profile keys such
+    as ``fake_backend`` or ``arn_env`` into plugin arguments.
+    """
+    if profile.device.startswith(PLUGINS):
+        from hybrid import hardware
+
+        return hardware.make_device(profile, wires)
     return qml.device(profile.device, wires=wires, **profile.options)

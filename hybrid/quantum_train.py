@@ -202,12 +202,24 @@ def run(
                 profile=device,
                 mapping_hidden=tuple(mapping_hidden),
             )
+            profile = devices.get(device, quiet=True)
             about = {
                 "type": kind,
                 "n_qubits": model.n_qubits,
                 "depth": depth,
-                "device": devices.get(device, quiet=True).name,
+                "mapping_hidden": list(mapping_hidden),
+                "device": profile.name,
             }
+            if profile.device.startswith(devices.PLUGINS):  # what a QPU would be asked to run
+                from hybrid import hardware
+
+                about["resources"] = hardware.quantum_train_report(
+                    profile,
+                    model.n_qubits,
+                    depth,
+                    n_train=len(train.y),
+                    batch_size=config.batch_size,
+                )
         else:
             model = Classical(tuple(layers), input_shape)
             about = {"type": kind}

@@ -206,8 +206,8 @@ def fit(
     return state[0], history
 
 
-def plot_history(histories: dict[str, list[dict]], path: str | os.PathLike) -> Path | None:
-    """Learning curves (loss and test accuracy per epoch) for one or more runs, as a PNG."""
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, or None (with a hint) when not installed."""
     try:
         import matplotlib
 
@@ -218,6 +218,13 @@ def plot_history(histories: dict[str, list[dict]], path: str | os.PathLike) -> P
             "hybrid: matplotlib not installed (pip install 'hybrid[plots]'); no plot",
             file=sys.stderr,
         )
+        return None
+    return plt
+
+
+def plot_history(histories: dict[str, list[dict]], path: str | os.PathLike) -> Path | None:
+    """Learning curves (loss and test accuracy per epoch) for one or more runs, as a PNG."""
+    if (plt := pyplot()) is None:
         return None
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for label, history in histories.items():

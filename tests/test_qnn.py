@@ -54,11 +54,15 @@ def test_a_single_ry_gives_the_textbook_distribution():
 
 def test_shots_estimate_the_probabilities_within_shot_noise(angles, tmp_path):
     path = tmp_path / "sampled.toml"
-    path.write_text('device = "default.qubit"\ngradient = "parameter-shift"\nshots = 20000\n')
+    path.write_text(
+        'device = "default.qubit"\ngradient = "parameter-shift"\nshots = 20000\n'
+        "[options]\nseed = 7\n"  # fixed seed: the 5-sigma band on 128 outcomes is checked once
+    )
     exact = np.asarray(qnn.probabilities(N, L, "default.qubit")(angles))
     sampled = np.asarray(qnn.probabilities(N, L, devices.get(str(path)))(angles))
-    stderr = np.sqrt(exact * (1 - exact) / 20000)
-    assert np.all(np.abs(sampled - exact) <= 5 * stderr + 1e-12)
+    # binomial standard error, floored at one count: tiny p_i are Poisson, not Gaussian
+    stderr = np.maximum(np.sqrt(exact * (1 - exact) / 20000), 1 / 20000)
+    assert np.all(np.abs(sampled - exact) <= 5 * stderr)
     assert not np.allclose(sampled, exact)  # it really sampled
 
 

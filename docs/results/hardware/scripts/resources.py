@@ -1,0 +1,35 @@
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("BRAKET_DEVICE_ARN", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1")
+from hybrid import hardware  # noqa: E402  (after the ARN is set)
+
+out = {}
+for target in ("mnist-qt", "ripe-784"):
+    for dev in (
+        "qiskit.aer",
+        "qiskit.aer-noisy",
+        "qiskit.remote",
+        "braket.local.qubit",
+        "braket.aws.qpu",
+    ):
+        t = time.time()
+        try:
+            out[f"{target}@{dev}"] = hardware.report(target, dev)
+        except Exception as err:
+            out[f"{target}@{dev}"] = {"error": f"{type(err).__name__}: {err}"}
+        print(
+            target,
+            dev,
+            round(time.time() - t, 1),
+            json.dumps(out[f"{target}@{dev}"])[:400],
+            flush=True,
+        )
+try:
+    out["qsvt"] = hardware.report("qsvt", "qiskit.aer")
+except Exception as err:
+    out["qsvt"] = {"error": f"{type(err).__name__}: {err}"}
+print(out["qsvt"])
+Path("/tmp/hardware/resources.json").write_text(json.dumps(out, indent=2))

@@ -1,0 +1,384 @@
+"""Inner-product estimators with one interface: each returns the estimate s and its cost.
+
+An (eps, gamma)-estimator returns s with |s - <x,y>| <= max(eps |<x,y>|, eps) with probability
+at least 1 - gamma (Allcock, Hsieh, Kerenidis, Zhang, arXiv:1812.03089). The kinds:
+
+- ``exact``: s = <x,y>, no quantum cost (the classical baseline; eps = 0 of every other kind).
+- ``shots``: the Hadamard-test circuit of ``hybrid.inner_product`` read out with a finite number of
+  shots, simulated exactly (binomial counts). Shots are fixed, or chosen by Hoeffding's bound so
+  the (eps, gamma) guarantee holds; cost = shots.
+- ``ripe``: robust inner-product estimation, sampled as the paper's Subroutine 4: amplitude
+  estimation of a = P(first qubit = 1) with M evaluations (M from eps), median of Q repeats
+  (Q from gamma). Norms exact, or known to relative error eps/3 (then amplitude estimation gets an
+  eps/2 budget so the total stays within eps for eps <= 1). Cost = Q * M oracle calls.
+- ``gaussian``: the noise model of the paper's simulations, s = <x,y> + sigma * N(0, 1) with
+  sigma = max(eps |<x,y>|, eps) / z_{1 - gamma/2}, i.e. the band holds with probability exactly
+  1 - gamma. Cost reported as that of the RIPE call it stands for.
+- ``l2_sampling``: the quantum-inspired classical estimator of the paper's section F (Tang's
+  l2 sampling): sample i with probability x_i^2/|x|^2, average y_i |x|^2 / x_i over k samples,
+  median of Q' means. k grows as (|x||y| / (eps max(1, |<x,y>|)))^2: the quadratic overhead that
+  makes it impractical. Cost = k * Q' samples (each one l2-sample of x and one query of y).
+
+Everything is vectorised JAX (broadcasting over leading axes) and jit-friendly: the estimator
+configuration is a frozen dataclass, hashable, so it can be a static argument.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from statistics import NormalDist
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+KINDS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
+NORMS = ("exact", "approx")
+# Success probability of one amplitude-estimation run (Brassard, Hoyer, Mosca, Tapp, k = 1).
+AE_SUCCESS = 8 / math.pi**2
+# One Chebyshev-bounded mean of k l2 samples fails with probability at most 1/8 (k = 8 R^2/eps^2).
+L2_CHEBYSHEV = 8.0
+L2_SUCCESS = 7 / 8
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """Which inner-product estimator, and its (eps, gamma) target.
+
+    ``shots`` only applies to kind ``shots`` (None: chosen from eps, gamma by Hoeffding).
+    ``norms`` only applies to ``ripe``. ``window``: RIPE evaluates the amplitude-estimation
+    distribution exactly on 2 * window outcomes around its peak (see ``ae_median``).
+    """
+
+    kind: str = "exact"
+    eps: float = 0.0
+    gamma: float = 0.05
+    shots: int | None = None
+    norms: str = "exact"
+    window: int = 4
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown estimator {self.kind!r}; kinds are {KINDS}")
+        if not (math.isfinite(self.eps) and self.eps >= 0):
+            raise ValueError(f"eps must be a finite number >= 0, got {self.eps}")
+        if not 0 < self.gamma < 1:
+            raise ValueError(f"gamma must lie in (0, 1), got {self.gamma}")
+        if self.norms not in NORMS:
+            raise ValueError(f"norms must be one of {NORMS}, got {self.norms!r}")
+        if self.shots is not None and self.shots < 1:
+            raise ValueError(f"shots must be a positive integer, got {self.shots}")
+        if self.norms == "approx" and self.eps > 1:
+            raise ValueError("norms='approx' splits the error budget and needs eps <= 1")
+        if self.window < 1:
+            raise ValueError("window must be >= 1")
+
+    @property
+    def noiseless(self) -> bool:
+        """True when the estimate is the exact inner product (exact kind, or eps = 0).
+
+        ``shots`` with a fixed shot count is never noiseless, whatever eps says; with shots
+        chosen from eps, eps = 0 is the infinite-shot limit.
+        """
+        if self.kind == "shots" and self.shots is not None:
+            return False
+        return self.kind == "exact" or self.eps == 0
+
+
+def band(ip, eps: float):
+    """The allowed error max(eps |<x,y>|, eps)."""
+    return eps * jnp.maximum(1.0, jnp.abs(ip))
+
+
+def ripe_q(gamma: float) -> int:
+    """Repeats Q for the median: Hoeffding with success 8/pi^2, rounded up to an odd number."""
+    q = math.ceil(math.log(1 / gamma) / (2 * (AE_SUCCESS - 0.5) ** 2))
+    return q if q % 2 else q + 1
+
+
+def l2_q(gamma: float) -> int:
+    """Median-of-means repeats for l2 sampling (each mean succeeds with probability 7/8)."""
+    q = math.ceil(math.log(1 / gamma) / (2 * (L2_SUCCESS - 0.5) ** 2))
+    return q if q % 2 else q + 1
+
+
+def ripe_eps_a(ip, nx2, ny2, eps: float):
+    """The amplitude error eps_a = eps max(1, |<x,y>|) / (|x|^2 + |y|^2) that RIPE must reach."""
+    return band(ip, eps) / (nx2 + ny2)
+
+
+def ripe_m(eps_a):
+    """Evaluations M = ceil(pi/(2 eps_a) (1 + sqrt(1 + 4 eps_a))): then pi/M + pi^2/M^2 <= eps_a."""
+    return jnp.ceil(jnp.pi / (2 * eps_a) * (1 + jnp.sqrt(1 + 4 * eps_a)))
+
+
+def hoeffding_shots(eps_a, gamma: float):
+    """Shots so that the frequency of outcome 1 is within eps_a of a with probability 1-gamma."""
+    return jnp.ceil(math.log(2 / gamma) / (2 * eps_a**2))
+
+
+def amplitude(ip, nx2, ny2):
+    """a = P(first qubit = 1) of the Hadamard-test state of [x; y]."""
+    return jnp.clip((nx2 + ny2 - 2 * ip) / (2 * (nx2 + ny2)), 0.0, 1.0)
+
+
+def from_amplitude(a, nx2, ny2):
+    """Invert ``amplitude``: <x,y> = (|x|^2 + |y|^2)(1 - 2a)/2."""
+    return (nx2 + ny2) * (1 - 2 * a) / 2
+
+
+def _fejer(delta, m):
+    """|sin(pi delta)|^2 / (M sin(pi delta / M))^2: amplitude estimation's outcome weight."""
+    small = jnp.abs(delta) < 1e-6
+    safe = jnp.where(small, 1.0, delta)
+    ratio = jnp.sin(jnp.pi * safe) / (m * jnp.sin(jnp.pi * safe / m))
+    return jnp.where(small, 1.0, ratio**2)
+
+
+def ae_samples(key, a, m, n: int, window: int = 32):
+    """``n`` amplitude-estimation outputs sin^2(pi y / M) for each amplitude in ``a``.
+
+    Outcome y of M-point amplitude estimation has probability (1/2)(F(theta M - y) + F(-theta M
+    - y)) with theta = asin(sqrt a)/pi and F the Fejer kernel above; both terms give the same
+    estimate, so y is drawn from the first. Outcomes y = floor(theta M) + j for -window < j <=
+    window are drawn exactly (all M of them when M <= 2 window); the tail beyond is drawn from
+    its 1/j^2 envelope. Returns shape a.shape + (n,).
+    """
+    a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
+    theta = jnp.arcsin(jnp.sqrt(a)) / jnp.pi
+    tm = theta * m
+    k = jnp.floor(tm)
+    f = tm - k
+    offsets = jnp.arange(-window + 1, window + 1, dtype=a.dtype)  # (2w,)
+    lo = -jnp.floor((m - 1) / 2)
+    hi = m - 1 + lo  # M consecutive offsets [lo, hi] cover every outcome once
+    inside = (offsets >= lo[..., None]) & (offsets <= hi[..., None])
+    weights = jnp.where(inside, _fejer(f[..., None] - offsets, m[..., None]), 0.0)
+    cdf = jnp.cumsum(weights, axis=-1)
+    # Exact mass of the window: 1 when it holds all M outcomes.
+    mass = jnp.where(m <= 2 * window, 1.0, jnp.minimum(cdf[..., -1], 1.0))
+    ku, ks, kt = jax.random.split(key, 3)
+    u = jax.random.uniform(ku, (*a.shape, n))
+    # Inverse CDF by binary search per pair: memory O(pairs x (window + n)), not their product.
+    flat_cdf = cdf.reshape(-1, cdf.shape[-1])
+    flat_u = (u * cdf[..., -1:]).reshape(-1, n)
+    idx = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(flat_cdf, flat_u)
+    idx = idx.reshape(*a.shape, n)
+    j_win = offsets[jnp.clip(idx, 0, 2 * window - 1)]
+    # Tail: side chosen by its envelope mass, distance from the 1/u^2 law truncated at M/2.
+    right0, left0 = window + 0.5 - f, window - 0.5 + f
+    p_right = (1 / right0) / (1 / right0 + 1 / left0)
+    go_right = jax.random.uniform(ks, (*a.shape, n)) < p_right[..., None]
+    start = jnp.where(go_right, right0[..., None], left0[..., None])
+    stop = jnp.maximum(m[..., None] / 2, start + 1)
+    v = jax.random.uniform(kt, (*a.shape, n))
+    dist = 1 / (1 / start - v * (1 / start - 1 / stop))  # inverse CDF of 1/u^2 on [start, stop]
+    j_tail = jnp.where(go_right, jnp.round(f[..., None] + dist), jnp.round(f[..., None] - dist))
+    in_window = jax.random.uniform(jax.random.fold_in(ku, 1), (*a.shape, n)) < mass[..., None]
+    y = jnp.mod(k[..., None] + jnp.where(in_window, j_win, j_tail), m[..., None])
+    return jnp.sin(jnp.pi * y / m[..., None]) ** 2
+
+
+def _psi1(x):
+    """Trigamma sum_{n >= 0} 1/(x + n)^2 by its asymptotic series (relative error < 1e-5 for
+    x >= 4, where it is used): the 1/j^2 tail mass beyond distance x."""
+    r = 1 / x
+    return r + r**2 / 2 + r**3 / 6 - r**5 / 30 + r**7 / 42
+
+
+def _median_cdf(f, q: int):
+    """P(median of q outputs <= v) = P(Binomial(q, F(v)) >= h), h = (q + 1)/2, for CDF values f.
+
+    A polynomial in F (the regularised incomplete beta I_F(h, h) for integer h), summed by the
+    term ratio and the symmetry G(F) = 1 - G(1 - F) so that the ratio F/(1 - F) stays <= 1.
+    """
+    h = (q + 1) // 2
+    g = jnp.clip(jnp.minimum(f, 1 - f), 0.0, 0.5)
+    ratio = g / (1 - g)
+    # First term C(q, h) g^h (1 - g)^(q - h), then t_k / t_{k-1} = (q - k + 1)/k * ratio.
+    first = math.comb(q, h) * g**h * (1 - g) ** (q - h)
+    term, upper = first, first
+    for k in range(h + 1, q + 1):  # q - h terms, unrolled: cheaper than a cumprod on CPU
+        term = term * ((q - k + 1) / k) * ratio
+        upper = upper + term  # ends as P(Binomial(q, g) >= h)
+    return jnp.where(f <= 0.5, upper, 1 - upper)
+
+
+def _sin_ladder(alpha, step, n: int):
+    """sin(alpha + j step) for j = 0..n-1 (last axis) from two sines and a cosine, by the
+    recurrence s_{j+1} = 2 cos(step) s_j - s_{j-1}: RIPE's hot loop, five transcendentals a pair
+    instead of 2n."""
+    two_cos = 2 * jnp.cos(step)
+    out = [jnp.sin(alpha), jnp.sin(alpha + step)]
+    for _ in range(n - 2):
+        out.append(two_cos * out[-1] - out[-2])
+    return jnp.stack(out[:n], axis=-1)
+
+
+def _fejer_ratio(num, sin_d):
+    """Fejer weight num / sin^2(pi d / M), with its limit 1 where d = 0 mod M."""
+    den = sin_d**2
+    small = den < 1e-24
+    return jnp.where(small, 1.0, num / jnp.where(small, 1.0, den))
+
+
+def ae_median(key, a, m, q: int, window: int = 4):
+    """The median of ``q`` (odd) M-point amplitude-estimation outputs, drawn in one step.
+
+    An output sin^2(pi y / M) depends on y only through i = min(y, M - y) in [0, M/2] and grows
+    with it, so the median of q outputs is sin^2(pi i* / M), i* drawn by inverting the median's
+    own CDF G(F(i)) (``_median_cdf``) with one uniform. F, the CDF of i, is exact on
+    2 * window consecutive i around theta M (both branches of the distribution folded in); the
+    mass beyond only offsets F, split between the two sides by the 1/j^2 law (trigamma). The
+    median lies beyond the window only if h of the q outputs do: probability below
+    C(q, h) (2/(pi^2 window))^h, 1e-7 for window = 4 and q >= 17. One uniform per pair instead
+    of q outputs is what keeps RIPE within a small factor of exact inner products.
+    """
+    a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
+    tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
+    half = jnp.floor(m / 2)
+    width = 2 * window
+    start = jnp.clip(jnp.floor(tm) - window + 1, 0, jnp.maximum(0, half - width + 1))
+    i = start[..., None] + jnp.arange(width, dtype=a.dtype)
+    valid = i <= half[..., None]
+    mirror = (i > 0) & (2 * i != m[..., None])  # y = i and y = M - i are distinct outcomes
+    # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
+    # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
+    num = (jnp.sin(jnp.pi * tm) ** 2 / m**2)[..., None]
+    beta = jnp.pi / m
+    minus = _sin_ladder(beta * (tm - start), -beta, width)  # sin(pi (theta M - i) / M)
+    plus = _sin_ladder(beta * (tm + start), beta, width)  # sin(pi (theta M + i) / M)
+    w = _fejer_ratio(num, minus) + jnp.where(mirror, _fejer_ratio(num, plus), 0.0)
+    w = jnp.where(valid, w, 0.0)
+    rest = jnp.clip(1 - jnp.sum(w, axis=-1), 0.0, 1.0)
+    low = jnp.where(start > 0, _psi1(jnp.maximum(tm - start + 1, 1.0)), 0.0)
+    high = jnp.where(start + width - 1 < half, _psi1(jnp.maximum(start + width - tm, 1.0)), 0.0)
+    below = jnp.where(low + high > 0, rest * low / jnp.where(low + high > 0, low + high, 1), 0)
+    cdf = below[..., None] + jnp.cumsum(w, axis=-1)
+    u = jax.random.uniform(key, a.shape, dtype=a.dtype)
+    idx = jnp.sum(_median_cdf(cdf, q) < u[..., None], axis=-1)
+    idx = jnp.minimum(idx, jnp.sum(valid, axis=-1) - 1)
+    return jnp.sin(jnp.pi * (start + idx) / m) ** 2
+
+
+def _ripe(key, ip, nx2, ny2, eps, gamma: float, norms: str, window: int):
+    q = ripe_q(gamma)
+    k_norm, k_ae = jax.random.split(key)
+    if norms == "approx":
+        # Squared norms known to relative error eps/3 (uniform within the bound); amplitude
+        # estimation then targets eps/2 so that the total error stays within eps (eps <= 1).
+        u = jax.random.uniform(k_norm, (2, *ip.shape), minval=-1.0, maxval=1.0)
+        nx2_used, ny2_used = nx2 * (1 + eps / 3 * u[0]), ny2 * (1 + eps / 3 * u[1])
+        eps_ae = eps / 2
+    else:
+        nx2_used, ny2_used, eps_ae = nx2, ny2, eps
+    m = ripe_m(ripe_eps_a(ip, nx2, ny2, eps_ae))
+    # from_amplitude decreases in a_hat, so the median of the q estimates of <x,y> is the
+    # estimate at the median amplitude.
+    a_med = ae_median(k_ae, amplitude(ip, nx2, ny2), m, q, window)
+    return from_amplitude(a_med, nx2_used, ny2_used), q * m
+
+
+def _gaussian(key, ip, nx2, ny2, eps, gamma: float):
+    z = NormalDist().inv_cdf(1 - gamma / 2)
+    s = ip + band(ip, eps) / z * jax.random.normal(key, ip.shape)
+    return s, ripe_q(gamma) * ripe_m(ripe_eps_a(ip, nx2, ny2, eps))
+
+
+def _shots(key, ip, nx2, ny2, eps, gamma: float, shots: int | None):
+    if shots is not None:
+        n = jnp.full(ip.shape, float(shots))
+    else:
+        n = hoeffding_shots(ripe_eps_a(ip, nx2, ny2, eps), gamma)
+    ones = jax.random.binomial(key, n, amplitude(ip, nx2, ny2))
+    return from_amplitude(ones / n, nx2, ny2), n
+
+
+def _l2(key, x, y, eps, gamma: float):
+    """Tang's estimator: median of Q' means of k samples y_i |x|^2 / x_i, i ~ x_i^2 / |x|^2."""
+    x, y = jnp.broadcast_arrays(x, y)
+    ip = jnp.sum(x * y, axis=-1)
+    nx2, ny2 = jnp.sum(x * x, axis=-1), jnp.sum(y * y, axis=-1)
+    q = l2_q(gamma)
+    k = jnp.ceil(L2_CHEBYSHEV * nx2 * ny2 / band(ip, eps) ** 2)
+    safe = jnp.where(nx2 > 0, nx2, 1.0)
+    p = x * x / safe[..., None]
+    z = jnp.where(x != 0, y * nx2[..., None] / jnp.where(x != 0, x, 1.0), 0.0)
+    counts = jax.random.multinomial(
+        key, k[..., None], p[..., None, :], shape=(*ip.shape, q, x.shape[-1]), dtype=z.dtype
+    )
+    means = jnp.sum(counts * z[..., None, :], axis=-1) / k[..., None]
+    zero = nx2 * ny2 == 0  # a zero vector: <x,y> = 0, known without sampling
+    return jnp.where(zero, 0.0, jnp.median(means, axis=-1)), jnp.where(zero, 0.0, k * q)
+
+
+@partial(jax.jit, static_argnums=0)
+def _sample(cfg: tuple, key, eps, a, b, c):
+    """The noisy kinds, compiled once per (kind, gamma, shots, norms, window): eps is traced,
+    so sweeping eps does not recompile. ``a, b, c`` are (<x,y>, |x|^2, |y|^2), or (x, y, -)."""
+    kind, gamma, shots, norms, window = cfg
+    if kind == "l2_sampling":
+        return _l2(key, a, b, eps, gamma)
+    ip, nx2, ny2 = a, b, c
+    zero = (nx2 + ny2) == 0  # both vectors zero: <x,y> = 0 and no state to prepare
+    nx2, ny2 = jnp.where(zero, 1.0, nx2), jnp.where(zero, 1.0, ny2)
+    if kind == "ripe":
+        s, cost = _ripe(key, ip, nx2, ny2, eps, gamma, norms, window)
+    elif kind == "gaussian":
+        s, cost = _gaussian(key, ip, nx2, ny2, eps, gamma)
+    else:
+        s, cost = _shots(key, ip, nx2, ny2, eps, gamma, shots)
+    return jnp.where(zero, 0.0, s), jnp.where(zero, 0.0, cost)
+
+
+def _cfg(est: Estimator) -> tuple:
+    return (est.kind, est.gamma, est.shots, est.norms, est.window)
+
+
+def from_products(est: Estimator, key, ip, nx2, ny2):
+    """Estimate from the exact <x,y>, |x|^2, |y|^2 (all kinds but l2_sampling need no more)."""
+    ip, nx2, ny2 = jnp.broadcast_arrays(*(jnp.asarray(v, float) for v in (ip, nx2, ny2)))
+    if est.kind == "l2_sampling":
+        raise ValueError("l2_sampling needs the vectors themselves; use estimate() or matrix()")
+    if est.noiseless:
+        return ip, jnp.zeros_like(ip)
+    return _sample(_cfg(est), key, jnp.asarray(est.eps, float), ip, nx2, ny2)
+
+
+def _check(x, y):
+    """Clear errors for what has no inner product (checked eagerly; skipped under jit)."""
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"vectors of different lengths: {x.shape[-1]} and {y.shape[-1]}")
+    for name, v in (("x", x), ("y", y)):
+        if not isinstance(v, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(v))):
+            raise ValueError(f"{name} contains NaN or infinite entries")
+
+
+def estimate(est: Estimator, key, x, y):
+    """Estimate <x, y> along the last axis (leading axes broadcast); returns (s, cost)."""
+    x, y = jnp.asarray(x, float), jnp.asarray(y, float)
+    _check(x, y)
+    if est.kind == "l2_sampling":
+        if est.noiseless:
+            ip = jnp.sum(x * y, axis=-1)
+            return ip, jnp.zeros_like(ip)
+        return _sample(_cfg(est), key, jnp.asarray(est.eps, float), x, y, None)
+    ip = jnp.sum(x * y, axis=-1)
+    return from_products(est, key, ip, jnp.sum(x * x, axis=-1), jnp.sum(y * y, axis=-1))
+
+
+def matrix(est: Estimator, key, w, a):
+    """All inner products S[b, j] ~ <w_j, a_b> of rows of ``w`` (k, d) and ``a`` (B, d).
+
+    This is one layer of an (eps, gamma)-network: z = W a with every entry estimated. Returns
+    (S (B, k), cost (B, k)). For l2_sampling the rows of ``w`` are the l2-sampled vectors.
+    """
+    w, a = jnp.asarray(w, float), jnp.asarray(a, float)
+    _check(w, a)
+    if est.kind == "l2_sampling":
+        return estimate(est, key, w[None, :, :], a[:, None, :])
+    ip = a @ w.T
+    nw2, na2 = jnp.sum(w * w, axis=-1), jnp.sum(a * a, axis=-1)
+    return from_products(est, key, ip, nw2[None, :], na2[:, None])

@@ -1,0 +1,605 @@
+"""(eps, gamma)-feedforward networks (Allcock, Hsieh, Kerenidis, Zhang, arXiv:1812.03089).
+
+Forward and backpropagation in which every inner product <W_j, a> and <(W^T)_j, delta> comes from
+an estimator of ``hybrid.estimators`` (or, in circuit mode, from the Hadamard-test QNodes of
+``hybrid.inner_product``). The updates are the paper's eqs. (2)-(3),
+
+    W^l <- W^l - (eta/M) sum_x delta^{x,l} (a^{x,l-1})^T,
+    b^l <- b^l - (eta/M) sum_x delta^{x,l},
+
+applied through ``optax.sgd(eta)`` on the gradient pytree (1/M) sum_x (delta a^T, delta). The
+paper's network uses tanh everywhere and the quadratic loss (one-hot targets); softmax with
+cross-entropy on a linear output layer is the option ``loss="softmax_ce"``.
+
+Cost terms, logged every iteration (our reading of Theorem 1, see docs/ripe.md):
+
+- R_a = max over layers l, neurons j, examples x of |W_j| |a| / max(1, |<W_j, a>|): the factor by
+  which the forward inner products' norms exceed the error scale (RIPE's M grows with it).
+- R_delta: the same for the backpropagated <(W^T)_j, delta>.
+- R_W = max over l, j of |X^[t,l,j]|_F / |W_j(t)|, where the columns of X^[t,l,j] are the stored
+  vectors whose sum is row (or column) j of W^l at iteration t: W_0's part (one vector, or r
+  vectors U_jk V_k after low-rank initialisation) and the t*M update terms
+  -(eta/M) delta_j^{x,l,tau} a^{x,l-1,tau} of the implicit storage. |X|_F^2 is accumulated in
+  O(width) per step, so logging it costs nothing next to training.
+
+The whole run is one ``jax.lax.scan`` per evaluation chunk, jit-compiled once per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hybrid import estimators
+from hybrid.estimators import Estimator
+
+LOSSES = ("mse", "softmax_ce")
+INITS = ("standard", "low_rank")
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.json"
+R_KEYS = ("R_a", "R_a_mean", "R_delta", "R_delta_mean", "R_W", "R_W_mean")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Layer widths (input first), activation, loss and initialisation of the network."""
+
+    sizes: tuple[int, ...] = (4, 10, 3)
+    activation: str = "tanh"
+    loss: str = "mse"
+    init: str = "standard"
+    rank: int = 6
+
+    def __post_init__(self):
+        if len(self.sizes) < 2 or any(int(s) < 1 for s in self.sizes):
+            raise ValueError(f"sizes must list >= 2 positive widths, got {self.sizes}")
+        if self.activation != "tanh":
+            raise ValueError("the (eps, gamma)-network uses tanh (as the paper)")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.init == "low_rank" and self.rank < 1:
+            raise ValueError("low-rank initialisation needs rank >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """T iterations of mini-batches of M examples at learning rate eta (the paper's notation)."""
+
+    steps: int = 1200
+    batch: int = 10
+    lr: float = 0.07
+    seed: int = 0
+    eval_every: int = 100
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch < 1 or self.lr <= 0 or self.eval_every < 1:
+            raise ValueError(f"steps, batch, lr and eval_every must be positive: {self}")
+
+
+# --------------------------------------------------------------------------- initialisation
+
+
+def init(key, net: NetConfig) -> dict:
+    """Weights W^l (out, in) and zero biases; also |X^[0,l,j]|_F^2 for rows and columns.
+
+    Standard: W ~ N(0, 1/fan_in). Low rank: W = U V^T / sqrt(r fan_in) with U, V ~ N(0, 1) of
+    rank r, the same variance, stored as r vectors per row (and per column).
+    """
+    params, rows, cols = [], [], []
+    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=True):
+        key, k1, k2 = jax.random.split(key, 3)
+        if net.init == "standard":
+            w = jax.random.normal(k1, (n_out, n_in)) / math.sqrt(n_in)
+            row2, col2 = jnp.sum(w * w, axis=1), jnp.sum(w * w, axis=0)
+        else:
+            scale = 1 / math.sqrt(net.rank * n_in)
+            u = jax.random.normal(k1, (n_out, net.rank)) * math.sqrt(scale)
+            v = jax.random.normal(k2, (n_in, net.rank)) * math.sqrt(scale)
+            w = u @ v.T
+            # Row j of W is sum_k U_jk V_k: r stored vectors; column i is sum_k V_ik U_k.
+            row2 = (u * u) @ jnp.sum(v * v, axis=0)
+            col2 = (v * v) @ jnp.sum(u * u, axis=0)
+        params.append({"w": w, "b": jnp.zeros(n_out)})
+        rows.append(row2)
+        cols.append(col2)
+    return {"params": params, "rows": rows, "cols": cols}
+
+
+# --------------------------------------------------------------------------- forward / backward
+
+Products = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+
+def estimator_products(est: Estimator) -> Products:
+    """(key, W, A) -> (S, cost): S[b, j] ~ <W_j, A_b> by the estimator ``est``."""
+    if est.noiseless:
+        return lambda key, w, a: (a @ w.T, jnp.zeros((a.shape[0], w.shape[0])))
+    return lambda key, w, a: estimators.matrix(est, key, w, a)
+
+
+def circuit_products(circuit) -> Products:
+    """(key, W, A) -> (S, cost) measured by ``hybrid.inner_product.CircuitInnerProducts``.
+
+    Runs on the host through ``jax.pure_callback``, so the jit-compiled training step sends every
+    inner product of every iteration through the QNodes. Cost: one circuit per pair.
+    """
+
+    def host(w, a):
+        dtype = a.dtype  # float32 unless jax_enable_x64: the callback must return that dtype
+        w, a = np.asarray(w, dtype=float), np.asarray(a, dtype=float)
+        pairs_w = np.broadcast_to(w[None, :, :], (a.shape[0], *w.shape)).reshape(-1, w.shape[1])
+        pairs_a = np.broadcast_to(a[:, None, :], (a.shape[0], *w.shape)).reshape(-1, w.shape[1])
+        s = circuit(pairs_w, pairs_a, zero="allow")
+        return s.reshape(a.shape[0], w.shape[0]).astype(dtype)
+
+    def products(key, w, a):
+        shape = jax.ShapeDtypeStruct((a.shape[0], w.shape[0]), a.dtype)
+        s = jax.pure_callback(host, shape, w, a)
+        return s, jnp.ones_like(s)
+
+    return products
+
+
+def _ratio(w, a, ip):
+    """|w_j| |a_b| / max(1, |<w_j, a_b>|) for every pair (b, j)."""
+    nw, na = jnp.linalg.norm(w, axis=1), jnp.linalg.norm(a, axis=1)
+    return na[:, None] * nw[None, :] / jnp.maximum(1.0, jnp.abs(ip))
+
+
+def forward(params, x, products: Products, key, net: NetConfig):
+    """Activations and pre-activations of every layer with estimated inner products."""
+    acts, zs, ra, cost = [x], [], [], 0.0
+    keys = jax.random.split(key, len(params))
+    for i, layer in enumerate(params):
+        a = acts[-1]
+        s, c = products(keys[i], layer["w"], a)
+        z = s + layer["b"]
+        last = i == len(params) - 1
+        acts.append(z if (last and net.loss == "softmax_ce") else jnp.tanh(z))
+        zs.append(z)
+        ra.append(_ratio(layer["w"], a, a @ layer["w"].T))
+        cost = cost + jnp.sum(c)
+    return acts, zs, ra, cost
+
+
+def predict_scores(params, x, net: NetConfig, products: Products | None = None, key=None):
+    """Network outputs; exact inner products unless ``products`` (and a key) are given."""
+    if products is None:
+        a = x
+        for i, layer in enumerate(params):
+            z = a @ layer["w"].T + layer["b"]
+            last = i == len(params) - 1
+            a = z if (last and net.loss == "softmax_ce") else jnp.tanh(z)
+        return a
+    return forward(params, x, products, key, net)[0][-1]
+
+
+def loss_value(out, targets, net: NetConfig):
+    if net.loss == "mse":
+        return 0.5 * jnp.mean(jnp.sum((out - targets) ** 2, axis=-1))
+    return jnp.mean(optax.softmax_cross_entropy(out, targets))
+
+
+def gradients(params, x, targets, products: Products, key, net: NetConfig):
+    """Backpropagation with estimated inner products; returns (grads, aux) for one mini-batch."""
+    k_fwd, k_bwd = jax.random.split(key)
+    acts, zs, ra, cost = forward(params, x, products, k_fwd, net)
+    out = acts[-1]
+    # Output error: d(loss)/dz per example (tanh + quadratic, or softmax + cross-entropy).
+    mse = net.loss == "mse"
+    delta = (out - targets) * (1 - out**2) if mse else jax.nn.softmax(out) - targets
+    deltas = [delta]
+    rd = []
+    keys = jax.random.split(k_bwd, len(params))
+    for i in range(len(params) - 1, 0, -1):
+        w = params[i]["w"]
+        s, c = products(keys[i], w.T, delta)  # <(W^T)_j, delta>: columns of W with delta
+        rd.append(_ratio(w.T, delta, delta @ w))
+        delta = s * (1 - acts[i] ** 2)
+        deltas.insert(0, delta)
+        cost = cost + jnp.sum(c)
+    m = x.shape[0]
+    grads = [
+        {"w": d.T @ a / m, "b": jnp.mean(d, axis=0)} for d, a in zip(deltas, acts[:-1], strict=True)
+    ]
+    aux = {
+        "loss": loss_value(out, targets, net),
+        "cost": cost,
+        "ra": ra,
+        "rd": rd,
+        "deltas": deltas,
+        "acts": acts,
+    }
+    return grads, aux
+
+
+def _r_terms(state, new_params, aux, lr, m):
+    """R_a, R_delta (this iteration's inner products) and R_W (implicit storage after it)."""
+    rows, cols = [], []
+    for i, (d, a) in enumerate(zip(aux["deltas"], aux["acts"][:-1], strict=True)):
+        step = (lr / m) ** 2
+        rows.append(state["rows"][i] + step * (d * d).T @ jnp.sum(a * a, axis=1))
+        cols.append(state["cols"][i] + step * (a * a).T @ jnp.sum(d * d, axis=1))
+    rw = []
+    for layer, r2, c2 in zip(new_params, rows, cols, strict=True):
+        w = layer["w"]
+        rw.append(jnp.sqrt(r2) / jnp.maximum(jnp.linalg.norm(w, axis=1), 1e-30))
+        rw.append(jnp.sqrt(c2) / jnp.maximum(jnp.linalg.norm(w, axis=0), 1e-30))
+
+    def stats(parts):
+        flat = jnp.concatenate([p.reshape(-1) for p in parts]) if parts else jnp.zeros(1)
+        return jnp.max(flat), jnp.mean(flat)
+
+    terms = {}
+    for name, parts in (("R_a", aux["ra"]), ("R_delta", aux["rd"]), ("R_W", rw)):
+        terms[name], terms[name + "_mean"] = stats(parts)
+    return rows, cols, terms
+
+
+def make_step(net: NetConfig, products: Products, optimizer, lr: float):
+    """One (eps, gamma)-training iteration: (state, (key, x, targets)) -> (state, log)."""
+
+    def step(state, batch):
+        key, x, targets = batch
+        grads, aux = gradients(state["params"], x, targets, products, key, net)
+        updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        rows, cols, terms = _r_terms(state, params, aux, lr, x.shape[0])
+        log = {"loss": aux["loss"], "cost": aux["cost"], **terms}
+        return {"params": params, "opt": opt_state, "rows": rows, "cols": cols}, log
+
+    return step
+
+
+# --------------------------------------------------------------------------- the training run
+
+
+@dataclass
+class History:
+    """Per-iteration logs and periodic evaluations of one run (JSON-able via ``to_dict``)."""
+
+    step: dict[str, list[float]] = field(
+        default_factory=lambda: {k: [] for k in ("loss", "cost", *R_KEYS)}
+    )
+    evals: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "evals": self.evals}
+
+
+def _batches(n: int, steps: int, m: int, seed: int) -> np.ndarray:
+    """Indices (steps, M): consecutive shuffles of the training set, fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    per_epoch = max(1, n // m)
+    epochs = -(-steps // per_epoch)
+    idx = [rng.permutation(n)[: per_epoch * m].reshape(per_epoch, m) for _ in range(epochs)]
+    return np.concatenate(idx)[:steps]
+
+
+def _one_hot(y, classes: int) -> np.ndarray:
+    return np.eye(classes, dtype=float)[np.asarray(y)]
+
+
+def _flat(x) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return x.reshape(x.shape[0], -1)
+
+
+def _state_arrays(state) -> dict[str, np.ndarray]:
+    leaves = jax.tree_util.tree_leaves({k: state[k] for k in ("params", "rows", "cols")})
+    return {f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)}
+
+
+def _restore(state, arrays):
+    part = {k: state[k] for k in ("params", "rows", "cols")}
+    leaves, tree = jax.tree_util.tree_flatten(part)
+    new = [jnp.asarray(arrays[f"leaf{i}"]) for i in range(len(leaves))]
+    return {**state, **jax.tree_util.tree_unflatten(tree, new)}
+
+
+def train(
+    x_train,
+    y_train,
+    x_test=None,
+    y_test=None,
+    *,
+    net: NetConfig,
+    config: TrainConfig,
+    estimator: Estimator | None = None,
+    circuit=None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    verbose: bool = True,
+) -> tuple[list[dict], History]:
+    """Train an (eps, gamma)-network; returns (params, history).
+
+    ``estimator`` picks the inner-product estimator (default exact); ``circuit`` (a
+    ``CircuitInnerProducts``) sends every inner product through QNodes instead. Test accuracy is
+    evaluated every ``eval_every`` iterations both noise-free (what the exported NumPy classifier
+    computes) and with the run's estimator (the paper's (eps, gamma) evaluation). With
+    ``run_dir``, a checkpoint and metrics.json are written after every evaluation chunk, and
+    ``resume=True`` continues from the checkpoint.
+    """
+    estimator = estimator or Estimator()
+    x_train, x_test = _flat(x_train), None if x_test is None else _flat(x_test)
+    classes = net.sizes[-1]
+    if x_train.shape[1] != net.sizes[0]:
+        raise ValueError(f"inputs have {x_train.shape[1]} features, the net expects {net.sizes[0]}")
+    targets = _one_hot(y_train, classes)
+    products = circuit_products(circuit) if circuit is not None else estimator_products(estimator)
+    optimizer = optax.sgd(config.lr)
+    key = jax.random.key(config.seed)
+    k_init, k_train = jax.random.split(key)
+    state = init(k_init, net)
+    state = {
+        "params": state["params"],
+        "opt": optimizer.init(state["params"]),
+        "rows": state["rows"],
+        "cols": state["cols"],
+    }
+    step_fn = make_step(net, products, optimizer, config.lr)
+    chunk = jax.jit(lambda s, b: jax.lax.scan(step_fn, s, b))
+    history, start = History(), 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if resume and run_dir is not None and (run_dir / CHECKPOINT).is_file():
+        with np.load(run_dir / CHECKPOINT, allow_pickle=False) as saved:
+            state = _restore(state, dict(saved))
+        old = json.loads((run_dir / METRICS).read_text())
+        history = History(step=old["history"]["step"], evals=old["history"]["evals"])
+        start = len(history.step["loss"])
+        if verbose:
+            print(f"resuming at iteration {start}", file=sys.stderr)
+    order = _batches(len(x_train), config.steps, config.batch, config.seed)
+    keys = jax.random.split(k_train, config.steps)
+    evaluate = _evaluator(net, products, x_test, y_test, estimator, circuit)
+    t0 = time.perf_counter()
+    while start < config.steps:
+        stop = min(config.steps, start + config.eval_every)
+        idx = order[start:stop]
+        batch = (keys[start:stop], jnp.asarray(x_train[idx]), jnp.asarray(targets[idx]))
+        state, logs = chunk(state, batch)
+        for name, values in logs.items():
+            history.step[name].extend(np.asarray(values, dtype=float).tolist())
+        record = {"t": stop, "loss": float(np.mean(np.asarray(logs["loss"])))}
+        record.update(evaluate(state["params"], jax.random.fold_in(key, stop)))
+        history.evals.append(record)
+        start = stop
+        if verbose:
+            shown = " ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "t")
+            print(
+                f"[{stop}/{config.steps}] {shown} ({time.perf_counter() - t0:.1f} s)",
+                file=sys.stderr,
+            )
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(run_dir / CHECKPOINT, **_state_arrays(state))
+            summary = {
+                "net": asdict(net),
+                "train": asdict(config),
+                "estimator": asdict(estimator),
+                "history": history.to_dict(),
+            }
+            (run_dir / METRICS).write_text(json.dumps(summary))
+    return state["params"], history
+
+
+def _evaluator(net, products, x_test, y_test, estimator, circuit):
+    if x_test is None:
+        return lambda params, key: {}
+    x = jnp.asarray(x_test)
+    y = np.asarray(y_test)
+    exact = jax.jit(lambda p: predict_scores(p, x, net))
+    noisy = None
+    if circuit is not None or not estimator.noiseless:
+        noisy = jax.jit(lambda p, k: predict_scores(p, x, net, products, k))
+
+    def evaluate(params, key):
+        out = {"test_acc": float(np.mean(np.argmax(np.asarray(exact(params)), 1) == y))}
+        if noisy is not None:
+            pred = np.argmax(np.asarray(noisy(params, key)), 1)
+            out["test_acc_noisy"] = float(np.mean(pred == y))
+        else:
+            out["test_acc_noisy"] = out["test_acc"]
+        out["test_correct"] = int(round(out["test_acc"] * len(y)))
+        out["test_correct_noisy"] = int(round(out["test_acc_noisy"] * len(y)))
+        return out
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- export and plots
+
+
+def architecture(net: NetConfig) -> list[dict]:
+    """The network as ``hybrid.architecture`` layers: dense + tanh (last tanh dropped for CE)."""
+    layers: list[dict] = []
+    for i, units in enumerate(net.sizes[1:]):
+        layers.append({"type": "dense", "units": int(units)})
+        if i < len(net.sizes) - 2 or net.loss == "mse":
+            layers.append({"type": net.activation})
+    return layers
+
+
+def export(
+    run_dir,
+    params,
+    net: NetConfig,
+    *,
+    preprocessing: dict,
+    class_names: Sequence[str],
+    input_shape: Sequence[int] | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Save the trained weights as a "network" run the NumPy classifier evaluates noise-free."""
+    from hybrid.export import save_run
+
+    arrays = {}
+    for i, layer in enumerate(params):
+        arrays[f"w{2 * i}"] = np.asarray(layer["w"]).T  # (fan_in, units), as architecture.py
+        arrays[f"w{2 * i + 1}"] = np.asarray(layer["b"])
+    spec = {
+        "kind": "network",
+        "preprocessing": preprocessing,
+        "class_names": [str(c) for c in class_names],
+        "architecture": {
+            "layers": architecture(net),
+            "input_shape": list(input_shape or [net.sizes[0]]),
+        },
+        "trainer": "ripe",
+        **(extra or {}),
+    }
+    return save_run(run_dir, arrays, spec)
+
+
+def plot_history(history: History | dict, path) -> Path:
+    """Accuracy and R_a, R_delta, R_W against t (the paper's Figs. 5-6), as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h = history.to_dict() if isinstance(history, History) else history
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ts = [e["t"] for e in h["evals"]]
+    for key in ("test_acc", "test_acc_noisy"):
+        if h["evals"] and key in h["evals"][0]:
+            ax1.plot(ts, [e[key] for e in h["evals"]], label=key)
+    ax1.set_xlabel("iteration t")
+    ax1.set_ylabel("test accuracy")
+    ax1.legend()
+    t = np.arange(1, len(h["step"]["R_a"]) + 1)
+    for key in ("R_a", "R_delta", "R_W"):
+        ax2.plot(t, h["step"][key], label=key, lw=0.8)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("iteration t")
+    ax2.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def summary(history: History) -> dict:
+    """Final accuracies, R terms (max over the run and at the end) and total quantum cost."""
+    last = history.evals[-1] if history.evals else {}
+    out = {
+        k: last[k]
+        for k in ("test_acc", "test_acc_noisy", "test_correct", "test_correct_noisy")
+        if k in last
+    }
+    for key in ("R_a", "R_delta", "R_W"):
+        values = np.asarray(history.step[key])
+        out[f"{key}_max"] = float(values.max())
+        out[f"{key}_final"] = float(values[-1])
+        out[f"{key}_mean_over_t"] = float(np.asarray(history.step[key + "_mean"]).mean())
+    out["cost_total"] = float(np.sum(history.step["cost"]))
+    out["final_loss"] = float(history.step["loss"][-1])
+    return out
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def run(args: argparse.Namespace) -> dict:
+    """``hybrid train ripe``: load data, train, export, plot; returns the summary."""
+    from hybrid import data
+
+    kw = {"source": args.source} if args.source != "auto" else {}
+    train_ds = data.load(args.dataset, "train", limit=args.limit, **kw)
+    test_ds = data.load(args.dataset, "test", **kw)
+    d = int(np.prod(train_ds.input_shape))
+    sizes = (d, *args.hidden, train_ds.num_classes)
+    net = NetConfig(sizes=sizes, loss=args.loss, init=args.init, rank=args.rank)
+    config = TrainConfig(
+        steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, eval_every=args.eval_every
+    )
+    circuit = None
+    if args.estimator == "circuit":
+        from hybrid.inner_product import CircuitInnerProducts
+
+        circuit = CircuitInnerProducts(args.device, shots=args.shots, seed=args.seed)
+        est = Estimator()
+    else:
+        est = Estimator(
+            args.estimator, eps=args.eps, gamma=args.gamma, shots=args.shots, norms=args.norms
+        )
+    params, history = train(
+        train_ds.x,
+        train_ds.y,
+        test_ds.x,
+        test_ds.y,
+        net=net,
+        config=config,
+        estimator=est,
+        circuit=circuit,
+        run_dir=args.out,
+        resume=args.resume,
+    )
+    result = summary(history)
+    export(
+        args.out,
+        params,
+        net,
+        preprocessing=train_ds.preprocessing,
+        class_names=train_ds.class_names,
+        input_shape=train_ds.input_shape,
+        extra={
+            "training": {
+                "net": asdict(net),
+                "train": asdict(config),
+                "estimator": args.estimator if circuit else asdict(est),
+                "device": args.device if circuit else None,
+            },
+            "metrics": result,
+        },
+    )
+    with contextlib.suppress(ImportError):  # matplotlib is the optional "plots" extra
+        plot_history(history, Path(args.out) / "ripe.png")
+    return result
+
+
+def _cli(args) -> int:
+    print(json.dumps(run(args), indent=2))
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``ripe`` on the ``hybrid train`` subparsers (sets ``func``)."""
+    p = subparsers.add_parser("ripe", help="(eps, gamma)-feedforward network (arXiv:1812.03089)")
+    p.add_argument("--dataset", default="iris", help="iris, mnist, or a .npz/.csv path")
+    p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
+    p.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
+    p.add_argument("--hidden", type=int, nargs="*", default=[10], help="hidden widths")
+    p.add_argument("--estimator", default="ripe", choices=[*estimators.KINDS, "circuit"])
+    p.add_argument("--eps", type=float, default=0.1)
+    p.add_argument("--gamma", type=float, default=0.05)
+    p.add_argument("--shots", type=int, help="shots (estimator shots, or circuit mode)")
+    p.add_argument("--norms", default="exact", choices=estimators.NORMS)
+    p.add_argument("--device", default="lightning.qubit", help="profile for --estimator circuit")
+    p.add_argument("--loss", default="mse", choices=LOSSES)
+    p.add_argument("--init", default="standard", choices=INITS)
+    p.add_argument("--rank", type=int, default=6)
+    p.add_argument("--steps", type=int, default=1200, help="iterations T")
+    p.add_argument("--batch", type=int, default=10, help="mini-batch size M")
+    p.add_argument("--lr", type=float, default=0.07, help="learning rate eta")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--out", default="runs/ripe", help="run directory")
+    p.add_argument("--resume", action="store_true")
+    p.set_defaults(func=_cli)

@@ -1,0 +1,248 @@
+"""(eps, gamma)-feedforward networks: backprop, R terms, export, circuit mode and CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from hybrid import data, feedforward
+from hybrid.classifier import NumpyClassifier
+from hybrid.estimators import Estimator
+from hybrid.inner_product import CircuitInnerProducts
+
+EXACT = feedforward.estimator_products(Estimator())
+# Compiled once per (products, net): eager JAX dispatch is what makes small tests slow.
+GRADIENTS = jax.jit(feedforward.gradients, static_argnums=(3, 5))
+
+
+def _batch(sizes, m=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=(m, sizes[0])))
+    targets = jnp.asarray(np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)])
+    return x, targets
+
+
+@pytest.mark.parametrize("loss", ["mse", "softmax_ce"])
+@pytest.mark.parametrize("init", ["standard", "low_rank"])
+def test_backprop_with_exact_estimator_equals_jax_grad(loss, init):
+    net = feedforward.NetConfig((5, 7, 4, 3), loss=loss, init=init, rank=2)
+    params = feedforward.init(jax.random.key(1), net)["params"]
+    x, targets = _batch(net.sizes)
+    grads, aux = GRADIENTS(params, x, targets, EXACT, jax.random.key(0), net)
+
+    def loss_fn(p):
+        return feedforward.loss_value(feedforward.predict_scores(p, x, net), targets, net)
+
+    expected = jax.jit(jax.grad(loss_fn))(params)
+    for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(aux["loss"], loss_fn(params), rtol=1e-12)
+
+
+def test_noisy_backprop_is_close_to_exact_but_not_equal():
+    net = feedforward.NetConfig((5, 7, 3))
+    params = feedforward.init(jax.random.key(1), net)["params"]
+    x, targets = _batch(net.sizes)
+    exact, _ = GRADIENTS(params, x, targets, EXACT, jax.random.key(0), net)
+    products = feedforward.estimator_products(Estimator("ripe", 0.01))
+    noisy, aux = GRADIENTS(params, x, targets, products, jax.random.key(0), net)
+    diff = [
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(noisy), jax.tree.leaves(exact), strict=True)
+    ]
+    assert 0 < max(diff) < 0.05
+    assert float(aux["cost"]) > 0
+
+
+def _per_example_deltas(params, x, targets, net):
+    """delta^{x,l} = d loss_x / d b^l for each example, by jax.grad (independent of backprop)."""
+
+    def one(xi, ti):
+        def loss_b(biases):
+            p = [{"w": layer["w"], "b": b} for layer, b in zip(params, biases, strict=True)]
+            out = feedforward.predict_scores(p, xi[None], net)
+            return feedforward.loss_value(out, ti[None], net)
+
+        return jax.grad(loss_b)([layer["b"] for layer in params])
+
+    return jax.vmap(one)(x, targets)
+
+
+def test_r_terms_match_explicit_implicit_storage():
+    """Run 3 steps; rebuild X^[t,l,j] column by column and compare R_a, R_delta, R_W."""
+    net = feedforward.NetConfig((4, 6, 3))
+    lr, m = 0.3, 5
+    state = feedforward.init(jax.random.key(2), net)
+    optimizer = optax.sgd(lr)
+    state = {**state, "opt": optimizer.init(state["params"])}
+    step = jax.jit(feedforward.make_step(net, EXACT, optimizer, lr))
+    # Stored vectors per row j (and column i) of each W^l: W_0's row (column), then updates.
+    rows = [
+        [[np.asarray(layer["w"][j])] for j in range(layer["w"].shape[0])]
+        for layer in state["params"]
+    ]
+    cols = [
+        [[np.asarray(layer["w"][:, i])] for i in range(layer["w"].shape[1])]
+        for layer in state["params"]
+    ]
+    for t in range(3):
+        x, targets = _batch(net.sizes, m=m, seed=10 + t)
+        params = state["params"]
+        acts = [np.asarray(x)]
+        for layer in params:
+            acts.append(np.tanh(acts[-1] @ np.asarray(layer["w"]).T + np.asarray(layer["b"])))
+        deltas = [np.asarray(d) for d in _per_example_deltas(params, x, targets, net)]
+        ratio = []
+        for layer, a in zip(params, acts[:-1], strict=True):
+            w = np.asarray(layer["w"])
+            ip = a @ w.T
+            ratio.append(
+                np.linalg.norm(a, axis=1)[:, None]
+                * np.linalg.norm(w, axis=1)
+                / np.maximum(1, np.abs(ip))
+            )
+        w2, d2 = np.asarray(params[1]["w"]), deltas[1]
+        ip = d2 @ w2
+        r_delta = (
+            np.linalg.norm(d2, axis=1)[:, None]
+            * np.linalg.norm(w2, axis=0)
+            / np.maximum(1, np.abs(ip))
+        )
+        state, log = step(state, (jax.random.key(t), x, targets))
+        for l_, (d, a) in enumerate(zip(deltas, acts[:-1], strict=True)):
+            for b in range(m):
+                for j in range(d.shape[1]):
+                    rows[l_][j].append(-lr / m * d[b, j] * a[b])
+                for i in range(a.shape[1]):
+                    cols[l_][i].append(-lr / m * a[b, i] * d[b])
+        r_w = []
+        for l_, layer in enumerate(state["params"]):
+            w = np.asarray(layer["w"])
+            # The stored vectors really sum to W (implicit storage is exact).
+            np.testing.assert_allclose([np.sum(v, axis=0) for v in rows[l_]], w, atol=1e-12)
+            r_w += [np.linalg.norm(v) / np.linalg.norm(w[j]) for j, v in enumerate(rows[l_])]
+            r_w += [np.linalg.norm(v) / np.linalg.norm(w[:, i]) for i, v in enumerate(cols[l_])]
+        np.testing.assert_allclose(log["R_a"], max(r.max() for r in ratio), rtol=1e-10)
+        np.testing.assert_allclose(log["R_delta"], r_delta.max(), rtol=1e-10)
+        np.testing.assert_allclose(log["R_W"], max(r_w), rtol=1e-10)
+        assert log["R_W"] >= 1  # |X|_F >= |W_j| is not guaranteed in general, but here
+
+
+def test_low_rank_initialisation():
+    net = feedforward.NetConfig((300, 200, 3), init="low_rank", rank=6)
+    state = jax.jit(feedforward.init, static_argnums=1)(jax.random.key(0), net)
+    w = np.asarray(state["params"][0]["w"])
+    assert np.linalg.matrix_rank(w) == 6
+    assert 0.8 / 300 < w.var() < 1.2 / 300  # the same variance as the standard 1/fan_in
+    # R_W at t = 0 is sqrt(sum_k |U_jk V_k|^2) / |sum_k U_jk V_k| >= 1/sqrt(r).
+    assert np.all(np.sqrt(state["rows"][0]) / np.linalg.norm(w, axis=1) >= 1 / np.sqrt(6))
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return data.load("iris", "train"), data.load("iris", "test")
+
+
+def test_training_export_and_numpy_classifier_agree(iris, tmp_path):
+    train, test = iris
+    net = feedforward.NetConfig((4, 10, 3))
+    config = feedforward.TrainConfig(steps=300, batch=10, lr=0.07, eval_every=150)
+    params, history = feedforward.train(
+        train.x,
+        train.y,
+        test.x,
+        test.y,
+        net=net,
+        config=config,
+        estimator=Estimator("gaussian", 0.1),
+        run_dir=tmp_path,
+        verbose=False,
+    )
+    assert history.evals[-1]["test_acc"] >= 0.8
+    assert len(history.step["R_W"]) == 300 and np.all(np.isfinite(history.step["R_a"]))
+    feedforward.export(
+        tmp_path, params, net, preprocessing=train.preprocessing, class_names=train.class_names
+    )
+    spec = json.loads((tmp_path / "model.json").read_text())
+    assert spec["kind"] == "network"
+    clf = NumpyClassifier.load(tmp_path)
+    jax_scores = np.asarray(feedforward.predict_scores(params, jnp.asarray(test.x), net))
+    np.testing.assert_allclose(clf.decision_function(test.raw), jax_scores, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(test.raw), np.argmax(jax_scores, axis=1))
+    feedforward.plot_history(history, tmp_path / "ripe.png")
+    assert (tmp_path / "ripe.png").stat().st_size > 0
+
+
+def test_circuit_mode_trains_through_qnodes(iris):
+    """Analytic circuits reproduce exact-inner-product training step for step."""
+    train, test = iris
+    net = feedforward.NetConfig((4, 3, 3))
+    config = feedforward.TrainConfig(steps=40, batch=4, lr=0.2, eval_every=20)
+    ips = CircuitInnerProducts("default.qubit")
+    p_circ, h_circ = feedforward.train(
+        train.x, train.y, test.x, test.y, net=net, config=config, circuit=ips, verbose=False
+    )
+    p_exact, _ = feedforward.train(
+        train.x, train.y, test.x, test.y, net=net, config=config, verbose=False
+    )
+    # 40 steps x (4x3 + 4x3 forward + 4x3 backward) pairs, plus 2 noisy evaluations of 30 x 6.
+    assert ips.calls == 40 * 36 + 2 * 30 * 6
+    for a, b in zip(jax.tree.leaves(p_circ), jax.tree.leaves(p_exact), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-8)
+    loss = np.asarray(h_circ.step["loss"])
+    assert loss[-10:].mean() < loss[:10].mean()
+
+
+def test_cli_trains_and_exports(tmp_path):
+    parser = argparse.ArgumentParser()
+    feedforward.add_cli(parser.add_subparsers())
+    out = tmp_path / "run"
+    args = parser.parse_args(
+        [
+            "ripe",
+            "--dataset",
+            "iris",
+            "--estimator",
+            "gaussian",
+            "--eps",
+            "0.3",
+            "--steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
+    result = feedforward.run(args)
+    assert {"test_acc", "R_a_max", "R_delta_max", "R_W_max", "cost_total"} <= set(result)
+    assert result["cost_total"] > 0
+    clf = NumpyClassifier.load(out)
+    assert clf.class_names == list(data.load("iris", "test").class_names)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]["step"]["loss"]) == 20
+
+
+def test_bad_configurations():
+    with pytest.raises(ValueError, match="tanh"):
+        feedforward.NetConfig(activation="relu")
+    with pytest.raises(ValueError, match="loss"):
+        feedforward.NetConfig(loss="hinge")
+    with pytest.raises(ValueError, match="sizes"):
+        feedforward.NetConfig(sizes=(4,))
+    with pytest.raises(ValueError, match="positive"):
+        feedforward.TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="features"):
+        feedforward.train(
+            np.ones((5, 3)),
+            np.zeros(5, int),
+            net=feedforward.NetConfig(),
+            config=feedforward.TrainConfig(steps=1),
+            verbose=False,
+        )

@@ -1,0 +1,320 @@
+"""hybrid.ntk kernels: closed form vs Monte Carlo, finite vs infinite width, export round trip."""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+from scipy.special import erf
+
+from hybrid import ntk, ntk_numpy, ntk_study, qsvt, sparsify
+from hybrid.estimators import Estimator
+
+
+def _unit_points(n=5, d=8, seed=0):
+    return ntk.unit_rows(np.random.default_rng(seed).normal(size=(n, d)))
+
+
+def _monte_carlo_kernels(x, cfg: ntk.FCKernel, samples: int, rng):
+    """NNGP and NTK by sampling: every layer's Gaussian expectation is a mean over ``samples``
+    independent neurons drawn with the previous layer's *estimated* covariance, so nothing of
+    the closed-form arc-sine / arc-cosine expressions is used."""
+    if cfg.activation == "erf":
+        phi = erf
+        dphi = lambda u: 2 / math.sqrt(math.pi) * np.exp(-(u**2))  # noqa: E731
+    else:
+        phi = lambda u: np.maximum(u, 0)  # noqa: E731
+        dphi = lambda u: (u > 0).astype(float)  # noqa: E731
+    w, b = cfg.weight_var, cfg.bias_var
+    k = w * (x @ x.T) / x.shape[1] + b
+    theta = k.copy()
+    for _ in range(cfg.depth):
+        u = rng.multivariate_normal(np.zeros(len(x)), k, size=samples, method="eigh")
+        act, der = phi(u), dphi(u)
+        k_next = w * (act.T @ act) / samples + b
+        theta = w * theta * (der.T @ der) / samples + k_next
+        k = k_next
+    return k, theta
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [ntk.FCKernel("erf", depth=3), ntk.FCKernel("relu", depth=3, weight_var=2.0, bias_var=0.1)],
+    ids=["erf-normalised", "relu-bias"],
+)
+def test_recursion_matches_monte_carlo(cfg):
+    """Tolerance, relative to the largest entry (near-zero entries have no useful relative
+    error): 2e5 samples give a standard error of ~0.25 % of the scale per layer and entry,
+    ~0.5 % after three layers; we allow 2 % (about 4 standard errors, max over 15 entries)."""
+    x = _unit_points()
+    nngp, theta = ntk.fc_kernel(x, None, cfg)
+    mc_nngp, mc_theta = _monte_carlo_kernels(x, cfg, 200_000, np.random.default_rng(1))
+    assert np.max(np.abs(mc_nngp - nngp)) < 0.02 * np.max(np.abs(nngp))
+    assert np.max(np.abs(mc_theta - theta)) < 0.02 * np.max(np.abs(theta))
+    assert not np.allclose(mc_theta, nngp, rtol=0.05)  # the NTK differs from the NNGP
+
+
+def test_jax_blocks_match_numpy_recursion():
+    """The jit-compiled, blocked (padded last block) kernel equals the shared NumPy recursion."""
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=(11, 6)), rng.normal(size=(7, 6))  # not unit: norms enter too
+    for cfg in (ntk.FCKernel("erf", 4, 1.3, 0.2), ntk.FCKernel("relu", 2, 2.0, 0.0)):
+        nngp, theta = ntk.fc_kernel(x1, x2, cfg, block=4)
+        ref = ntk_numpy.fc_kernels(x1 @ x2.T, np.sum(x1**2, 1), np.sum(x2**2, 1), cfg.recipe(6), np)
+        np.testing.assert_allclose(nngp, ref[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(theta, ref[1], rtol=1e-8, atol=1e-10)
+        g = x1 @ x2.T
+        via_products = ntk.fc_kernel_from_products(
+            g, np.sum(x1**2, 1), np.sum(x2**2, 1), cfg, 6, block=3
+        )
+        np.testing.assert_allclose(via_products[1], theta, rtol=1e-10)
+
+
+def test_normalised_erf_has_unit_fixed_point():
+    """weight_var = 1/E[erf^2] keeps a unit-variance pre-activation at variance 1."""
+    q = np.ones(1)
+    state = (q, q, np.ones((1, 1)), np.ones((1, 1)))
+    q1, _, k, _ = ntk_numpy.hidden_layer(state, "erf", ntk.normalized_erf_weight_var(), 0.0, np)
+    assert q1[0] == pytest.approx(1.0, abs=1e-12)
+    assert k[0, 0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_coefficient_of_nonlinearity_matches_monte_carlo():
+    """mu = 1 - E[z s(z)]^2, as the reference estimates it by sampling (SE ~ 1e-3 here)."""
+    z = np.random.default_rng(0).normal(size=1_000_000)
+    s = math.sqrt(ntk.normalized_erf_weight_var()) * erf(z)
+    sampled = 1 - np.mean(z * s) ** 2
+    assert ntk.coefficient_of_nonlinearity("erf") == pytest.approx(sampled, abs=5e-3)
+    assert ntk.coefficient_of_nonlinearity("relu") == pytest.approx(0.5)
+
+
+def test_depth_and_separation():
+    x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    assert ntk.min_separation(x, block=2) == pytest.approx(0.2)
+    mu = ntk.coefficient_of_nonlinearity()
+    assert ntk.depth_for(64, 0.1, mu) == round(0.1 * 8 * math.log(640) / mu)
+
+
+def _relative_error(width, x, cfg, seeds=(0, 1)):
+    _, exact = ntk.fc_kernel(x, None, cfg)
+    net = ntk.fc_network(x.shape[1], width, cfg.depth, cfg)
+    errors = []
+    for seed in seeds:
+        emp = ntk.empirical_ntk(net, net.init(jax.random.key(seed)), x, block=4)
+        errors.append(np.linalg.norm(emp - exact) / np.linalg.norm(exact))
+    return float(np.mean(errors))
+
+
+def test_empirical_ntk_converges_to_analytic_with_width():
+    """Finite-width fluctuations shrink like 1/sqrt(width): mean relative Frobenius error over
+    two initialisations, depth 2 normalised-erf net on 6 unit vectors in d = 16. Measured here:
+    about 0.17 at width 64 and 0.05 at width 1024. Asserted: below 0.10 at width 1024 and at
+    least 2x smaller than at width 64 (1/sqrt scaling predicts 4x)."""
+    x = _unit_points(6, 16, seed=2)
+    cfg = ntk.FCKernel("erf", depth=2)
+    narrow, wide = _relative_error(64, x, cfg), _relative_error(1024, x, cfg)
+    assert wide < 0.10
+    assert narrow / wide > 2.0
+
+
+def test_empirical_ntk_blocks_match_full_jacobian():
+    """The blocked per-example-gradient contraction equals J J^T from one full jacobian (CNN
+    with pooling, blocks of 3 with a padded last block, x1 != x2, Jacobians recomputed)."""
+    net = ntk.myrtle_network(stage_depth=1, width=3, hidden=4, input_shape=(16, 16, 1))
+    params = net.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(9, 16, 16, 1))
+    x1, x2 = x[:5], x[5:]
+    blocked = ntk.empirical_ntk(net, params, x1, x2, block=3, max_bytes=0)
+    with jax.enable_x64(True):
+        p64 = [jax.numpy.asarray(p, jax.numpy.float64) for p in params]
+        jac = [np.asarray(j).reshape(len(x), -1) for j in jax.jacrev(net.apply)(p64, x)]
+    full = sum(j[:5] @ j[5:].T for j in jac)
+    np.testing.assert_allclose(blocked, full, rtol=1e-9)
+    same = ntk.empirical_ntk(net, params, x1, block=3)  # cached Jacobians, x2 = x1
+    np.testing.assert_allclose(same, sum(j[:5] @ j[:5].T for j in jac), rtol=1e-9)
+
+
+def test_estimated_gram_exact_and_ripe():
+    """exact reproduces the Gram; RIPE at eps = 0.1 stays in the band max(eps|ip|, eps) for at
+    least 1 - gamma - 0.05 of the entries (gamma = 0.05; the guarantee is per entry)."""
+    x = _unit_points(12, 8, seed=5)
+    key = jax.random.key(0)
+    g, cost = ntk.estimated_gram(x, None, Estimator("exact"), key, symmetric=True)
+    np.testing.assert_allclose(g, x @ x.T, atol=1e-12)
+    assert np.all(cost == 0)
+    g, cost = ntk.estimated_gram(x, None, Estimator("ripe", eps=0.1), key, symmetric=True)
+    np.testing.assert_allclose(g, g.T)
+    np.testing.assert_allclose(np.diag(g), 1.0)
+    upper = np.triu_indices(12, 1)
+    inside = np.abs(g - x @ x.T)[upper] <= 0.1 * np.maximum(1, np.abs(x @ x.T)[upper]) + 1e-12
+    assert inside.mean() >= 0.90
+    assert np.all(cost[upper] > 0)
+
+
+def _toy_problem():
+    rng = np.random.default_rng(7)
+    centers = ntk.unit_rows(rng.normal(size=(2, 20)))
+    y01 = np.repeat([1, 0], 12)
+    x = ntk.unit_rows(centers[1 - y01] + 0.6 * rng.normal(size=(24, 20)) / math.sqrt(20))
+    return x, y01
+
+
+@pytest.mark.parametrize("approx", ["exact", "sparse", "diag"])
+def test_kernel_classifier_numpy_matches_jax(approx):
+    """The exported recipe, evaluated by the NumPy evaluator, reproduces the JAX scores."""
+    x, y01 = _toy_problem()
+    cfg = ntk.FCKernel(depth=5)
+    fitted = ntk_study.fit_kernel_classifier(x[:16], 2.0 * y01[:16] - 1, cfg, approx)
+    spec = {"kernel": fitted["kernel"]}
+    arrays = {"x_train": x[:16], "alpha": fitted["alpha"]}
+    scores = ntk_numpy.kernel_scores(spec, arrays, x[16:] * 3.0)  # unit-normalised inside
+    _, k = ntk.fc_kernel(x[16:], x[:16], cfg)
+    if fitted["kernel"]["clip"] is not None:
+        k = np.clip(k / fitted["kernel"]["clip"], -1, 1)
+    np.testing.assert_allclose(scores, k @ fitted["alpha"] - fitted["kernel"]["threshold"])
+    assert np.mean((scores > 0) == (y01[16:] == 1)) >= 0.75
+
+
+def test_exported_kernel_run_predicts_without_jax(tmp_path, offline_mnist):
+    """hybrid ntk train's export, loaded by the NumPy classifier (EVALUATORS["kernel"]) in a
+    process where importing jax, pennylane, optax or scipy fails: same accuracy as at export."""
+    spec = ntk_study.train_and_export(tmp_path / "run", n=32, source="idx", test_size=64)
+    assert spec["kind"] == "kernel" and spec["metrics"]["test_accuracy"] > 0.7
+    script = textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("jax", "jaxlib", "pennylane", "optax", "scipy"):
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        from hybrid import classifier, data
+        model = classifier.NumpyClassifier.load({str(tmp_path / "run")!r})
+        test = data.load("mnist", "test", source="idx", classes=(8, 9))
+        print(model.score(test.raw[:64], test.y[:64]))
+        """
+    )
+    env = {**os.environ, "HYBRID_DATA_DIR": str(offline_mnist)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert float(out.stdout.split()[-1]) == pytest.approx(spec["metrics"]["test_accuracy"])
+
+
+# ---------------------------------------------------------------- sparsify: the paper's quantities
+
+
+def test_sparsity_pattern_properties():
+    """Symmetric, diagonal kept, no entry between classes, and log n same-class entries per row
+    on average (n = 1024: measured 6.90 +- 0.11 over seeds against log n = 6.93; asserted
+    within 10 %)."""
+    n = 1024
+    y = np.repeat([1.0, -1.0], n // 2)
+    pattern = sparsify.sparsity_pattern(y, np.random.default_rng(0))
+    assert np.array_equal(pattern, pattern.T)
+    assert np.all(np.diag(pattern))
+    assert not np.any(pattern & (y[:, None] != y[None, :]))
+    off_diagonal = pattern.sum(axis=1) - 1
+    assert abs(off_diagonal.mean() - math.log(n)) < 0.1 * math.log(n)
+    assert sparsify.row_sparsity(pattern) < 4 * math.log(n)  # O(log n), not O(n)
+
+
+def test_sparsified_and_diagonal_kernels():
+    """Unbiased: K on the pattern, zero elsewhere. Biased: also drops within-class entries at or
+    below the class threshold, keeps the diagonal and adds f diag with f = 0.66 (log n)^0.9."""
+    rng = np.random.default_rng(1)
+    n = 16
+    y = np.repeat([1.0, -1.0], n // 2)
+    a = rng.uniform(0.1, 1.0, size=(n, n))
+    kernel = (a + a.T) / 2 + n * np.eye(n)
+    pattern = sparsify.sparsity_pattern(y, rng)
+    unbiased = sparsify.sparsify_unbiased(kernel, pattern)
+    np.testing.assert_array_equal(unbiased[pattern], kernel[pattern])
+    assert np.all(unbiased[~pattern] == 0)
+    thresholds = {1.0: 0.5, -1.0: 0.7}
+    biased = sparsify.sparsify_biased(kernel, pattern, y, thresholds)
+    off = ~np.eye(n, dtype=bool) & (biased != 0)
+    assert np.all(pattern[off])
+    for c, t in thresholds.items():
+        in_class = off & (y[:, None] == c)
+        assert np.all(kernel[in_class] > t)
+    f = sparsify.precondition_factor(n)
+    assert f == pytest.approx(0.66 * math.log(n) ** 0.9)
+    np.testing.assert_allclose(np.diag(biased), (1 + f) * np.diag(kernel))
+    np.testing.assert_array_equal(sparsify.diagonal(kernel), np.diag(np.diag(kernel)))
+
+
+def test_measurement_counts_and_fits():
+    """Closed cases: a flat |k*> needs 1/P = 1 post-selection round; k* parallel to the
+    coefficients needs no readout repeats (1/|o|^2 - 1 = 0), orthogonal ones an infinite
+    number; kappa of diag(1, 2, 4) is 4; the log fit recovers a known line with R^2 = 1."""
+    flat = np.ones((3, 8))
+    np.testing.assert_allclose(sparsify.post_selection(flat), 1.0)
+    one_hot = np.zeros((1, 8))
+    one_hot[0, 0] = 1.0
+    assert sparsify.post_selection(one_hot)[0] == pytest.approx(8.0)  # 1/P = n
+    c = np.array([1.0, -1.0, 1.0, -1.0])
+    np.testing.assert_allclose(sparsify.readout(c[None] * 0.3, c), 0.0, atol=1e-12)
+    with np.errstate(divide="ignore"):
+        assert np.isinf(sparsify.readout(np.array([[1.0, 1.0, 1.0, 1.0]]), c)[0])
+    assert sparsify.condition_number(np.diag([1.0, -2.0, 4.0])) == pytest.approx(4.0)
+    n = np.array([16, 64, 256, 1024])
+    fit = sparsify.log_fit(n, 1.5 * np.log(n) + 2.0)
+    assert fit["a"] == pytest.approx(1.5) and fit["b"] == pytest.approx(2.0)
+    assert fit["r2"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- QSVT linear-system solve
+
+
+def test_qsvt_solution_matches_numpy_solve():
+    """QSVT on lightning.qubit solves a well-conditioned 8 x 8 symmetric system (kappa ~ 2) to
+    the polynomial's accuracy: every eigencomponent of P(A) b is s/lambda (1 + e) with
+    |e| <= 2 eps, so the normalised solution is within ~4 eps = 0.04 of numpy.linalg.solve's.
+    The right-hand side itself (what a solver that did nothing would return) is much further."""
+    pytest.importorskip("pennylane_lightning")
+    rng = np.random.default_rng(4)
+    m = rng.normal(size=(8, 8))
+    a = np.eye(8) + 0.08 * (m + m.T)
+    b = rng.normal(size=8)
+    result = qsvt.solve(a, b, eps=1e-2, device="lightning.qubit")
+    x = np.linalg.solve(a, b)
+    x_unit = x / np.linalg.norm(x)
+    np.testing.assert_allclose(result["x_classical_normalized"], x_unit)
+    error = np.linalg.norm(np.asarray(result["x_quantum"]) - x_unit)
+    assert error == pytest.approx(result["solution_error"])
+    assert error < 4e-2
+    assert np.linalg.norm(b / np.linalg.norm(b) - x_unit) > 5 * error
+    assert 0 < result["success_probability"] <= 1
+    assert result["qubits"] == 2 + 3 and result["degree"] % 2 == 1
+
+
+def test_qsvt_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="2\\^m"):
+        qsvt.solve(np.eye(3), np.ones(3))
+    with pytest.raises(ValueError, match="symmetric"):
+        qsvt.solve(np.array([[1.0, 0.5], [0.0, 1.0]]), np.ones(2))
+    with pytest.raises(ValueError, match="degree"):
+        qsvt.inverse_polynomial(1e3, 1e-3)
+
+
+def test_cli_train_exports_a_run(tmp_path, offline_mnist, capsys):
+    """``hybrid ntk train`` as registered by ``add_cli``: parses, trains, exports, reports."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser()
+    ntk.add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["ntk", "train", "--n", "16", "--approx", "diag", "--source", "idx", "--out", str(tmp_path)]
+    )
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kernel"]["approximation"] == "diag"
+    assert (tmp_path / "model.json").is_file()
+    study = parser.parse_args(["ntk", "study", "--arch", "cnn"])
+    assert study.sizes[-1] == 1024 and study.trials == 5
