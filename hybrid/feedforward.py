@@ -28,7 +28,6 @@ The whole run is one ``jax.lax.scan`` per evaluation chunk, jit-compiled once pe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
@@ -465,12 +464,12 @@ def export(
     return save_run(run_dir, arrays, spec)
 
 
-def plot_history(history: History | dict, path) -> Path:
+def plot_history(history: History | dict, path) -> Path | None:
     """Accuracy and R_a, R_delta, R_W against t (the paper's Figs. 5-6), as one PNG."""
-    import matplotlib
+    from hybrid.training import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    if (plt := pyplot()) is None:
+        return None
 
     h = history.to_dict() if isinstance(history, History) else history
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -569,8 +568,7 @@ def run(args: argparse.Namespace) -> dict:
             "metrics": result,
         },
     )
-    with contextlib.suppress(ImportError):  # matplotlib is the optional "plots" extra
-        plot_history(history, Path(args.out) / "ripe.png")
+    plot_history(history, Path(args.out) / "ripe.png")
     return result
 
 
