@@ -45,7 +45,7 @@ model, params = hardware.load_quantum_train(args.out, args.simulator, mapping_hi
 
 profile = devices.get(args.device)  # step 2
 shots = args.shots_multiple * 2**model.n_qubits
-profile = hardware.with_shots(profile, shots, profile.gradient)
+profile = devices.with_shots(profile, shots, profile.gradient)
 print(json.dumps(hardware.report(args.out, profile), indent=2))
 
 test = data.load("iris", "test")  # step 3

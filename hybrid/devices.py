@@ -7,6 +7,7 @@ simulator present: lightning.gpu, then lightning.kokkos, then lightning.qubit, t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import tomllib
@@ -16,6 +17,7 @@ from typing import Any
 
 import pennylane as qml
 
+PLUGINS = ("qiskit.", "braket.")
 GRADIENTS = ("backprop", "adjoint", "parameter-shift", "spsa")
 AUTO_ORDER = ("lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit")
 _HERE = Path(__file__).resolve().parent
@@ -31,6 +33,11 @@ class Profile:
     shots: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    @property
+    def plugin(self) -> bool:
+        """A Qiskit or Braket device: built by ``hybrid.hardware``, costed in resource reports."""
+        return self.device.startswith(PLUGINS)
 
     def __post_init__(self):
         if self.gradient not in GRADIENTS:
@@ -96,7 +103,13 @@ def get(name_or_path: str | Profile = "auto", *, quiet: bool = False) -> Profile
     return known[name_or_path]
 
 
-PLUGINS = ("qiskit.", "braket.")
+def with_shots(
+    profile: Profile, shots: int, gradient: str = "parameter-shift", seed: int | None = None
+) -> Profile:
+    """``profile`` sampled with ``shots`` (and a gradient that works with shots); ``seed`` fixes
+    the shot noise on devices that take one."""
+    options = profile.options if seed is None else {**profile.options, "seed": seed}
+    return dataclasses.replace(profile, shots=shots, gradient=gradient, options=options)
 
 
 def make(profile: Profile, wires: int):
@@ -105,7 +118,7 @@ def make(profile: Profile, wires: int):
     Plugin devices (Qiskit, Braket) go through ``hybrid.hardware``, which turns profile keys such
     as ``fake_backend`` or ``arn_env`` into plugin arguments.
     """
-    if profile.device.startswith(PLUGINS):
+    if profile.plugin:
         from hybrid import hardware
 
         return hardware.make_device(profile, wires)

@@ -450,19 +450,6 @@ def qsvt_report(n: int = 4, seed: int = 0) -> dict:
     return {"model": "qsvt", **{k: out[k] for k in keep}, "level": "PennyLane (lightning)"}
 
 
-def _n_train(dataset: dict) -> int:
-    """Training-set size of a run's data set (reloaded; 120 for a run that names none)."""
-    from hybrid import data
-
-    if "name" not in dataset:
-        return 120
-    source = dataset.get("source", "auto")
-    try:
-        return len(data.load(dataset["name"], "train", source=source).y)
-    except (ValueError, FileNotFoundError):
-        return len(data.load(dataset["name"], "train").y)
-
-
 def run_dir_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
     """Resources of an exported Quantum-Train run directory on ``profile``."""
     spec = json.loads((Path(run_dir) / "model.json").read_text())
@@ -470,12 +457,14 @@ def run_dir_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
     if model.get("type") != "quantum-train":
         raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
     training = spec.get("training", {})
-    n_train = _n_train(spec.get("dataset", {}))
+    n_train = spec.get("dataset", {}).get("n_train")
+    if n_train is None:
+        raise ValueError(f"{run_dir}/model.json records no training-set size (dataset.n_train)")
     return quantum_train_report(
         profile,
         int(model["n_qubits"]),
         int(model["depth"]),
-        n_train=n_train,
+        n_train=int(n_train),
         batch_size=int(training.get("batch_size", 64)),
     )
 
@@ -538,11 +527,6 @@ def report(target: str, profile: Profile | str) -> dict:
     if target not in MODELS:
         raise ValueError(f"{target!r} is neither a run directory nor one of {sorted(MODELS)}")
     return MODELS[target](profile)
-
-
-def with_shots(profile: Profile, shots: int, gradient: str = "parameter-shift") -> Profile:
-    """``profile`` with finite ``shots`` (and a gradient method that works with them)."""
-    return replace(profile, shots=shots, gradient=gradient)
 
 
 def _resources(args) -> int:

@@ -16,7 +16,6 @@ the paper's qRAM data structure stores them.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -99,9 +98,9 @@ class CircuitInnerProducts:
     ):
         profile = devices.get(profile, quiet=True)
         if shots is not None:
-            profile = dataclasses.replace(profile, shots=shots, gradient="parameter-shift")
-        if seed is not None and profile.shots:
-            profile = dataclasses.replace(profile, options={**profile.options, "seed": seed})
+            profile = devices.with_shots(profile, shots, seed=seed)
+        elif profile.shots and seed is not None:
+            profile = devices.with_shots(profile, profile.shots, profile.gradient, seed)
         self.profile = profile
         self.calls = 0
         self._nodes: dict[int, object] = {}

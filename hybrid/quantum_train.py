@@ -210,7 +210,7 @@ def run(
                 "mapping_hidden": list(mapping_hidden),
                 "device": profile.name,
             }
-            if profile.device.startswith(devices.PLUGINS):  # what a QPU would be asked to run
+            if profile.plugin:  # what a QPU would be asked to run
                 from hybrid import hardware
 
                 about["resources"] = hardware.quantum_train_report(
@@ -248,7 +248,7 @@ def run(
             class_names=train.class_names,
             model=about,
             training=asdict(config),
-            dataset={"name": dataset, "source": train.source},
+            dataset={"name": dataset, "source": train.source, "n_train": len(train.y)},
             metrics=history[-1],
         )
         training.plot_history({kind: history}, Path(run_dir) / "learning_curve.png")

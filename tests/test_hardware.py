@@ -178,6 +178,7 @@ def test_cli_report_holds_no_credentials(monkeypatch, tmp_path, capsys):
             {
                 "model": {"type": "quantum-train", "n_qubits": 3, "depth": 2},
                 "training": {"batch_size": 8},
+                "dataset": {"name": "iris", "n_train": 120},
             }
         )
     )

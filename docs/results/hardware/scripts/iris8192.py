@@ -7,7 +7,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 from hybrid import architecture, data, devices, quantum_train, training  # noqa: E402
-from hybrid.hardware import with_shots  # noqa: E402
+from hybrid.devices import with_shots  # noqa: E402
 
 OUT = Path("/tmp/hardware")
 EPOCHS = int(sys.argv[1])

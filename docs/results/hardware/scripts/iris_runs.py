@@ -11,7 +11,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 from hybrid import architecture, data, devices, quantum_train, training  # noqa: E402
-from hybrid.hardware import with_shots  # noqa: E402
+from hybrid.devices import with_shots  # noqa: E402
 
 OUT = Path("/tmp/hardware")
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
@@ -54,9 +54,7 @@ for k in (1, 4, 16, 64):
     shots = k * 2**m0.n_qubits
     accs = [
         acc(
-            dataclasses.replace(
-                m0, profile=dataclasses.replace(with_shots(aer, shots), options={"seed": r})
-            ),
+            dataclasses.replace(m0, profile=with_shots(aer, shots, seed=r)),
             p0,
         )
         for r in range(5)

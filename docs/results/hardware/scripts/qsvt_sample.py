@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from hybrid import devices, qsvt
-from hybrid.hardware import with_shots
+from hybrid.devices import with_shots
 
 warnings.filterwarnings("ignore")
 rng = np.random.default_rng(0)
