@@ -16,12 +16,12 @@ import json
 import platform
 import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import time_calls
 
 from hybrid import architecture, devices
 from hybrid.quantum_train import QuantumTrain
@@ -51,16 +51,7 @@ def time_step(profile: str, n_qubits: int, depth: int, repeats: int) -> dict:
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    t0 = time.perf_counter()
-    state, loss = step(state)
-    jax.block_until_ready(loss)
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        state, loss = step(state)
-        jax.block_until_ready(loss)
-        times.append(time.perf_counter() - t0)
+    first, times = time_calls(lambda: step(state), repeats)
     return {
         "profile": profile,
         "n_qubits": n_qubits,

@@ -16,13 +16,13 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import time_calls
 
 from hybrid import feedforward
 from hybrid.estimators import Estimator
@@ -42,15 +42,8 @@ def time_epoch(est: Estimator, net, x, targets, batch: int, lr: float, repeats: 
             feedforward.make_step(net, products, optimizer, lr), s, (keys, xb, tb)
         )
     )
-    t0 = time.perf_counter()
-    jax.block_until_ready(epoch(state))
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        _, logs = epoch(state)
-        jax.block_until_ready(logs)
-        times.append(time.perf_counter() - t0)
+    first, times = time_calls(lambda: epoch(state), repeats)
+    _, logs = epoch(state)
     return {
         "estimator": est.kind,
         "eps": est.eps,
