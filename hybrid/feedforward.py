@@ -43,6 +43,7 @@ import optax
 
 from hybrid import estimators
 from hybrid.estimators import Estimator
+from hybrid.training import load_checkpoint, save_checkpoint
 
 LOSSES = ("mse", "softmax_ce")
 INITS = ("standard", "low_rank")
@@ -298,16 +299,9 @@ def _flat(x) -> np.ndarray:
     return x.reshape(x.shape[0], -1)
 
 
-def _state_arrays(state) -> dict[str, np.ndarray]:
-    leaves = jax.tree_util.tree_leaves({k: state[k] for k in ("params", "rows", "cols")})
-    return {f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)}
-
-
-def _restore(state, arrays):
-    part = {k: state[k] for k in ("params", "rows", "cols")}
-    leaves, tree = jax.tree_util.tree_flatten(part)
-    new = [jnp.asarray(arrays[f"leaf{i}"]) for i in range(len(leaves))]
-    return {**state, **jax.tree_util.tree_unflatten(tree, new)}
+def _resumable(state: dict) -> dict:
+    """What a checkpoint keeps: parameters, optimiser state and the implicit-storage records."""
+    return {k: state[k] for k in ("params", "opt", "rows", "cols")}
 
 
 def train(
@@ -354,11 +348,26 @@ def train(
     chunk = jax.jit(lambda s, b: jax.lax.scan(step_fn, s, b))
     history, start = History(), 0
     run_dir = Path(run_dir) if run_dir is not None else None
+    # Batches and keys are fixed by the whole setup, so only the same setup can be resumed.
+    setup = json.loads(
+        json.dumps(
+            {
+                "net": asdict(net),
+                "train": asdict(config),
+                "estimator": asdict(estimator),
+                "circuit": circuit is not None,
+            }
+        )
+    )
     if resume and run_dir is not None and (run_dir / CHECKPOINT).is_file():
-        with np.load(run_dir / CHECKPOINT, allow_pickle=False) as saved:
-            state = _restore(state, dict(saved))
-        old = json.loads((run_dir / METRICS).read_text())
-        history = History(step=old["history"]["step"], evals=old["history"]["evals"])
+        saved, meta = load_checkpoint(run_dir / CHECKPOINT, _resumable(state))
+        if meta["setup"] != setup:
+            raise ValueError(
+                f"{run_dir / CHECKPOINT} was written by another setup ({meta['setup']}); "
+                "resume with the same options or use a new run directory"
+            )
+        state = {**state, **saved}
+        history = History(step=meta["history"]["step"], evals=meta["history"]["evals"])
         start = len(history.step["loss"])
         if verbose:
             print(f"resuming at iteration {start}", file=sys.stderr)
@@ -385,13 +394,12 @@ def train(
             )
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
-            np.savez(run_dir / CHECKPOINT, **_state_arrays(state))
-            summary = {
-                "net": asdict(net),
-                "train": asdict(config),
-                "estimator": asdict(estimator),
-                "history": history.to_dict(),
-            }
+            save_checkpoint(
+                run_dir / CHECKPOINT,
+                _resumable(state),
+                {"setup": setup, "history": history.to_dict()},
+            )
+            summary = {**setup, "history": history.to_dict()}
             (run_dir / METRICS).write_text(json.dumps(summary))
     return state["params"], history
 

@@ -246,3 +246,42 @@ def test_bad_configurations():
             config=feedforward.TrainConfig(steps=1),
             verbose=False,
         )
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(iris, tmp_path, monkeypatch):
+    """A run stopped after its first checkpoint and resumed ends exactly where an uninterrupted
+    run ends (same batches, keys and R terms); another setup is refused."""
+    train, test = iris
+    net = feedforward.NetConfig((4, 10, 3))
+    config = feedforward.TrainConfig(steps=60, batch=10, lr=0.07, eval_every=20)
+    kwargs = dict(net=net, config=config, estimator=Estimator("ripe", 0.3), verbose=False)
+    full, full_history = feedforward.train(train.x, train.y, test.x, test.y, **kwargs)
+
+    save = feedforward.save_checkpoint
+    calls = []
+
+    def save_then_stop(*args):
+        if calls:  # the second checkpoint never comes: the run is killed after the first
+            raise KeyboardInterrupt
+        calls.append(save(*args))
+
+    monkeypatch.setattr(feedforward, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        feedforward.train(train.x, train.y, test.x, test.y, run_dir=tmp_path, **kwargs)
+    monkeypatch.setattr(feedforward, "save_checkpoint", save)
+    assert len(json.loads((tmp_path / "metrics.json").read_text())["history"]["evals"]) == 1
+
+    resumed, history = feedforward.train(
+        train.x, train.y, test.x, test.y, run_dir=tmp_path, resume=True, **kwargs
+    )
+    for a, b in zip(
+        jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(resumed), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert history.step == full_history.step and history.evals == full_history.evals
+    assert len(history.step["loss"]) == 60
+
+    with pytest.raises(ValueError, match="another setup"):
+        feedforward.train(
+            train.x, train.y, run_dir=tmp_path, resume=True, **{**kwargs, "estimator": Estimator()}
+        )
