@@ -135,8 +135,10 @@ def circuit_products(circuit) -> Products:
     """(key, W, A) -> (S, cost) measured by ``hybrid.inner_product.CircuitInnerProducts``.
 
     Runs on the host through ``jax.pure_callback``, so the jit-compiled training step sends every
-    inner product of every iteration through the QNodes. Cost: one circuit per pair.
+    inner product of every iteration through the QNodes. Cost per pair: its shots (state
+    preparations, as for the ``shots`` estimator), or one circuit when analytic.
     """
+    per_pair = float(circuit.profile.shots or 1)
 
     def host(w, a):
         dtype = a.dtype  # float32 unless jax_enable_x64: the callback must return that dtype
@@ -149,7 +151,7 @@ def circuit_products(circuit) -> Products:
     def products(key, w, a):
         shape = jax.ShapeDtypeStruct((a.shape[0], w.shape[0]), a.dtype)
         s = jax.pure_callback(host, shape, w, a)
-        return s, jnp.ones_like(s)
+        return s, jnp.full_like(s, per_pair)
 
     return products
 

@@ -109,6 +109,17 @@ def test_noisy_fake_backend_runs_and_is_worse_than_ideal():
     assert tv_ideal < tv_noisy < 0.5, (tv_ideal, tv_noisy)
 
 
+def test_ideal_aer_builds_its_target_once():
+    """Qiskit's transpiler reads ``backend.target`` ~150 times per circuit; ideal Aer rebuilt it
+    on every read. The profile's backend keeps it until its options change."""
+    device = devices.make(_profile("qiskit.aer"), 3)
+    backend = device.backend
+    first = backend.target
+    assert backend.target is first and "cx" in first.operation_names
+    backend.set_options(method="statevector")
+    assert backend.target is not first
+
+
 def test_chain_is_a_path_of_coupled_qubits():
     edges = [(0, 1), (1, 2), (2, 3), (1, 4), (4, 5)]
     path = hardware.chain(edges, 5)

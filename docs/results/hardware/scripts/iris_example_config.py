@@ -1,5 +1,6 @@
 """Iris Quantum-Train with the analytic example's setup (depth 8, mapping (8,), Adam 0.01 cosine,
-batch 16, seed 0) on a chosen device, gradient and shot count; EPOCHS defaults to 100.
+batch 16, seed 0) on a chosen device, gradient and shot count; EPOCHS defaults to 100. The
+run directory is /tmp/hardware/iris-DEVICE-GRADIENT-SHOTS-EPOCHS; the same command resumes it.
 
     python iris_example_config.py qiskit.aer spsa 2048
     python iris_example_config.py default.qubit spsa 0          # 0 shots: analytic
@@ -34,6 +35,7 @@ report = quantum_train.run(
     layers=architecture.mlp((16, 16), 3),
     mapping_hidden=(8,),
     progress=False,
+    resume=True,  # run the same command again to continue an interrupted run
     config=TrainConfig(epochs=epochs, batch_size=16, learning_rate=0.01, schedule="cosine", seed=0),
 )
 print(json.dumps(report["runs"], indent=1))
