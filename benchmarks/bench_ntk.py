@@ -10,7 +10,8 @@ input is reported beside it. Times exclude compilation (a warm-up call on one bl
 wall-clock and CPU seconds (all threads) are both given, since on a shared machine the first
 includes waiting for a core.
 
-    nice -n 10 python benchmarks/bench_ntk.py --out docs/results/ntk/bench_cpu.json
+    nice -n 10 python benchmarks/bench_ntk.py --out docs/results/ntk/bench_cpu.json \
+        --note "shared 2-core machine, other jobs running"
     python benchmarks/bench_ntk.py --sizes 1024 8192 --empirical-sizes 1024 8192   # big machine
 
 Empirical sizes that do not fit are not run: their Jacobian (n x parameters x 8 bytes) is
@@ -24,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -94,6 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("--study-depth-sizes", type=int, nargs="*", default=[1024], help="at these n")
     p.add_argument("--width", type=int, default=256, help="width of the empirical network")
     p.add_argument("--out", help="write the JSON here")
+    p.add_argument("--note", default="", help="about the machine, e.g. other jobs running")
     args = p.parse_args(argv)
     if args.case:
         path, n, depth, width = args.case
@@ -142,14 +145,13 @@ def main(argv=None) -> int:
         }
     report = {
         "benchmark": "FC NTK Gram, analytic recursion vs empirical J J^T (hybrid.ntk)",
-        "command": "python benchmarks/bench_ntk.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python benchmarks/bench_ntk.py " + shlex.join(argv or sys.argv[1:]),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
-            "note": "shared 2-core machine, other jobs running: wall-clock seconds include"
-            " waiting; cpu_seconds (all threads) is the steadier measure",
+            "note": args.note,
         },
         "rows": rows,
         "ratios": ratios,
@@ -157,8 +159,9 @@ def main(argv=None) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+        from hybrid.export import atomic_write
+
+        atomic_write(args.out, (text + "\n").encode())
     return 0
 
 

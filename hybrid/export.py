@@ -39,7 +39,10 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so that a reader (or a
+    resumed run) never sees a half-written file."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -65,7 +68,7 @@ def save_run(run_dir: str | os.PathLike, arrays: Mapping[str, np.ndarray], spec:
         "weights_sha256": _sha256(run_dir / WEIGHTS),
         "versions": _versions(),
     }
-    _atomic_write(run_dir / SPEC, json.dumps(full, indent=2).encode())
+    atomic_write(run_dir / SPEC, json.dumps(full, indent=2).encode())
     return run_dir
 
 

@@ -138,15 +138,15 @@ def _recursion(gram, sq1, sq2, depth, weight_var, bias_var, input_dim, activatio
 
 
 @partial(jax.jit, static_argnames=("activation",))
-def _block_from_x(x1, x2, depth, weight_var, bias_var, input_dim, activation):
-    gram = x1 @ x2.T
-    sq1, sq2 = jnp.sum(x1 * x1, axis=1), jnp.sum(x2 * x2, axis=1)
-    return _recursion(gram, sq1, sq2, depth, weight_var, bias_var, input_dim, activation)
-
-
-@partial(jax.jit, static_argnames=("activation",))
 def _block_from_gram(gram, sq1, sq2, depth, weight_var, bias_var, input_dim, activation):
     return _recursion(gram, sq1, sq2, depth, weight_var, bias_var, input_dim, activation)
+
+
+@jax.jit
+def _products(x1, x2):
+    """Gram matrix and squared norms of a tile (jit-compiled: XLA's eager and compiled dot can
+    round differently, and the deep kernel amplifies the last digit of inner products near 1)."""
+    return x1 @ x2.T, jnp.sum(x1 * x1, axis=1), jnp.sum(x2 * x2, axis=1)
 
 
 def _pad(a: np.ndarray, rows: int, fill: float = 0.0) -> np.ndarray:
@@ -161,31 +161,43 @@ def _blocks(n: int, block: int):
     return size, [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
+def _blocked_kernels(n1: int, n2: int, tile, cfg: FCKernel, input_dim: int, block: int):
+    """(NNGP, NTK) of shape (n1, n2), one (block x block) tile at a time.
+
+    ``tile(r0, r1, b1, c0, c1, b2)`` returns the tile's (gram, sq1, sq2) padded to (b1, b2): every
+    tile has the same shape, so the recursion compiles once per call shape, and memory beyond
+    the two results is O(block^2), not O(n1 n2).
+    """
+    b1, rows = _blocks(n1, block)
+    b2, cols = _blocks(n2, block)
+    nngp, ntk = np.empty((n1, n2)), np.empty((n1, n2))
+    args = (cfg.depth, cfg.weight_var, cfg.bias_var, input_dim)
+    with jax.enable_x64(True):
+        for r0, r1 in rows:
+            for c0, c1 in cols:
+                g, s1, s2 = (jnp.asarray(a) for a in tile(r0, r1, b1, c0, c1, b2))
+                k, t = _block_from_gram(g, s1, s2, *args, activation=cfg.activation)
+                nngp[r0:r1, c0:c1] = np.asarray(k)[: r1 - r0, : c1 - c0]
+                ntk[r0:r1, c0:c1] = np.asarray(t)[: r1 - r0, : c1 - c0]
+    return nngp, ntk
+
+
 def fc_kernel(x1, x2=None, cfg: FCKernel = FCKernel(), *, block: int = 2048):
     """(NNGP, NTK) matrices between the rows of x1 and x2 (x2 = x1 when omitted).
 
     Inputs are flattened, not normalised (call ``unit_rows`` first for the reference setup).
-    Every block has the same shape (the last one padded), so there is one compilation per call
-    shape; memory is O(block^2), not O(n^2) for the recursion.
+    The Gram matrix and norms are formed per tile (in JAX, float64) and go through the same
+    blocked recursion as ``fc_kernel_from_products``; the n1 x n2 Gram is never held whole.
     """
     x1 = np.asarray(x1, dtype=np.float64).reshape(len(x1), -1)
     x2 = x1 if x2 is None else np.asarray(x2, dtype=np.float64).reshape(len(x2), -1)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"inputs of different dimension: {x1.shape[1]} and {x2.shape[1]}")
-    b1, rows = _blocks(len(x1), block)
-    b2, cols = _blocks(len(x2), block)
-    nngp = np.empty((len(x1), len(x2)))
-    ntk = np.empty((len(x1), len(x2)))
-    args = (cfg.depth, cfg.weight_var, cfg.bias_var, x1.shape[1])
-    with jax.enable_x64(True):
-        for r0, r1 in rows:
-            xa = jnp.asarray(_pad(x1[r0:r1], b1))
-            for c0, c1 in cols:
-                xb = jnp.asarray(_pad(x2[c0:c1], b2))
-                k, t = _block_from_x(xa, xb, *args, activation=cfg.activation)
-                nngp[r0:r1, c0:c1] = np.asarray(k)[: r1 - r0, : c1 - c0]
-                ntk[r0:r1, c0:c1] = np.asarray(t)[: r1 - r0, : c1 - c0]
-    return nngp, ntk
+
+    def tile(r0, r1, b1, c0, c1, b2):
+        return _products(jnp.asarray(_pad(x1[r0:r1], b1)), jnp.asarray(_pad(x2[c0:c1], b2)))
+
+    return _blocked_kernels(len(x1), len(x2), tile, cfg, x1.shape[1], block)
 
 
 def fc_kernel_from_products(gram, sq1, sq2, cfg: FCKernel, input_dim: int, *, block: int = 2048):
@@ -194,25 +206,12 @@ def fc_kernel_from_products(gram, sq1, sq2, cfg: FCKernel, input_dim: int, *, bl
     sq1, sq2 = np.asarray(sq1, np.float64), np.asarray(sq2, np.float64)
     if gram.shape != (len(sq1), len(sq2)):
         raise ValueError(f"gram {gram.shape} does not match norms ({len(sq1)}, {len(sq2)})")
-    b1, rows = _blocks(len(sq1), block)
-    b2, cols = _blocks(len(sq2), block)
-    nngp, ntk = np.empty(gram.shape), np.empty(gram.shape)
-    args = (cfg.depth, cfg.weight_var, cfg.bias_var, input_dim)
-    with jax.enable_x64(True):
-        for r0, r1 in rows:
-            for c0, c1 in cols:
-                g = _pad(_pad(gram[r0:r1, c0:c1], b1).T, b2).T
-                s1, s2 = _pad(sq1[r0:r1], b1, 1.0), _pad(sq2[c0:c1], b2, 1.0)
-                k, t = _block_from_gram(
-                    jnp.asarray(g),
-                    jnp.asarray(s1),
-                    jnp.asarray(s2),
-                    *args,
-                    activation=cfg.activation,
-                )
-                nngp[r0:r1, c0:c1] = np.asarray(k)[: r1 - r0, : c1 - c0]
-                ntk[r0:r1, c0:c1] = np.asarray(t)[: r1 - r0, : c1 - c0]
-    return nngp, ntk
+
+    def tile(r0, r1, b1, c0, c1, b2):
+        g = _pad(_pad(gram[r0:r1, c0:c1], b1).T, b2).T
+        return g, _pad(sq1[r0:r1], b1, 1.0), _pad(sq2[c0:c1], b2, 1.0)
+
+    return _blocked_kernels(len(sq1), len(sq2), tile, cfg, input_dim, block)
 
 
 def k_thresh_from_separability(cfg: FCKernel, input_dim: int, delta_hat: float = 1e-5) -> float:
@@ -231,30 +230,36 @@ def estimated_gram(x1, x2, estimator, key, *, symmetric: bool = False, block: in
 
     ``estimator`` is a ``hybrid.estimators.Estimator`` (exact, shots, ripe, gaussian). Norms are
     exact (the reference's inputs are unit vectors, stored with their norms). With
-    ``symmetric=True`` (x2 = x1, a training Gram) the upper triangle is estimated once and
-    mirrored, and the diagonal is the known squared norm. Rows go in blocks: RIPE samples a
-    (rows, n, Q, window) array per call.
+    ``symmetric=True`` (x2 = x1 or None, a training Gram) only the tiles on and above the
+    diagonal are estimated, the strict upper triangle is mirrored, and the diagonal is the known
+    squared norm, at zero cost. Rows go in blocks: RIPE samples a (rows, cols, Q, window) array
+    per call.
     """
     from hybrid import estimators
 
     x1 = np.asarray(x1, dtype=np.float64).reshape(len(x1), -1)
     x2 = x1 if x2 is None else np.asarray(x2, dtype=np.float64).reshape(len(x2), -1)
+    if symmetric and not (x1.shape == x2.shape and np.array_equal(x1, x2)):
+        raise ValueError("symmetric=True needs x2 = x1 (or None)")
     sq1, sq2 = np.sum(x1 * x1, axis=1), np.sum(x2 * x2, axis=1)
-    gram, cost = np.empty((len(x1), len(x2))), np.empty((len(x1), len(x2)))
+    gram, cost = np.zeros((len(x1), len(x2))), np.zeros((len(x1), len(x2)))
+    rows = [(r0, min(r0 + block, len(x1))) for r0 in range(0, len(x1), block)]
+    # symmetric: tiles (i, j >= i) of the row blocks; else all of x2 per row block. One key each.
+    cols = rows if symmetric else [(0, len(x2))]
     with jax.enable_x64(True):
-        for i, start in enumerate(range(0, len(x1), block)):
-            stop = min(start + block, len(x1))
-            s, c = estimators.from_products(
-                estimator,
-                jax.random.fold_in(key, i),
-                x1[start:stop] @ x2.T,
-                sq1[start:stop, None],
-                sq2[None, :],
-            )
-            gram[start:stop], cost[start:stop] = np.asarray(s), np.asarray(c)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                if symmetric and j < i:
+                    continue
+                s, c = estimators.from_products(
+                    estimator,
+                    jax.random.fold_in(key, i * len(cols) + j),
+                    x1[r0:r1] @ x2[c0:c1].T,
+                    sq1[r0:r1, None],
+                    sq2[None, c0:c1],
+                )
+                gram[r0:r1, c0:c1], cost[r0:r1, c0:c1] = np.asarray(s), np.asarray(c)
     if symmetric:
-        if x1.shape != x2.shape:
-            raise ValueError("symmetric=True needs x2 = x1")
         upper = np.triu(gram, 1)
         gram = upper + upper.T + np.diag(sq1)
         cost = np.triu(cost, 1)  # each pair is estimated once; the diagonal costs nothing
@@ -285,7 +290,8 @@ class Network:
         keys = jax.random.split(key, len(shapes))
         return [jax.random.normal(k, s) for k, s in zip(keys, shapes, strict=True)]
 
-    def standard_params(self, params, xp=jnp) -> list:
+    def standard_params(self, params) -> list:
+        """Parameters with the NTK scales folded in (standard parameterisation)."""
         out = []
         for w, b in zip(params[::2], params[1::2], strict=True):
             fan_in = math.prod(w.shape[:-1])

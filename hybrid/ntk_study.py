@@ -181,6 +181,7 @@ def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=Non
     """The sparsification bootstraps of one trial, reduced to scalars."""
     from hybrid import sparsify
 
+    shared = sparsify.pattern_free(kernel, k_test, k_thresh, y_tr, y_te)  # once per trial
     rows = []
     for _ in range(cfg.bootstraps):
         pattern = sparsify.sparsity_pattern(y_tr, rng)
@@ -188,7 +189,7 @@ def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=Non
             sparse = sparsify.sparsify_unbiased(kernel, pattern)
         else:
             sparse = sparsify.sparsify_biased(kernel, pattern, y_tr, thresholds)
-        rows.append(sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te))
+        rows.append(sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te, shared))
     out = {}
     for key in rows[0]:
         vals = [r[key] for r in rows]
@@ -207,6 +208,8 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
     import time
     from dataclasses import asdict
     from pathlib import Path
+
+    from hybrid.export import atomic_write
 
     path = Path(out_dir) / "study.json" if out_dir is not None else None
     records: list[dict] = []
@@ -227,12 +230,11 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
         _cnn_pool(cfg, x_tr_all, y_tr_all, x_te_all, y_te_all, log) if cfg.arch == "cnn" else None
     )
 
-    def save():
+    def save() -> dict:
+        report = summarize(cfg, records)
         if path is not None:
-            report = summarize(cfg, records)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(report, indent=1))
-            tmp.replace(path)
+            atomic_write(path, json.dumps(report, indent=1).encode())
+        return report
 
     for n in cfg.sizes:
         for t in range(cfg.trials):
@@ -283,9 +285,7 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
                 + (f" finite {rec['acc_finite']:.3f}" if "acc_finite" in rec else "")
                 + f" kappa {rec['kappa']:.2f} ({rec['seconds']:.1f} s)"
             )
-    report = summarize(cfg, records)
-    save()
-    return report
+    return save()
 
 
 def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float, float]:
@@ -365,8 +365,7 @@ def summarize(cfg: StudyConfig, records: list[dict]) -> dict:
     sizes = sorted({r["n"] for r in records})
     for n in sizes:
         rows = [r for r in records if r["n"] == n]
-        keys = [k for k in rows[0] if k not in ("n", "trial")]
-        keys += [k for r in rows for k in r if k not in keys and k not in ("n", "trial")]
+        keys = dict.fromkeys(k for r in rows for k in r if k not in ("n", "trial"))
         per_n[str(n)] = {
             k: _summaries([r[k] for r in rows if k in r]) | {"trials": sum(k in r for r in rows)}
             for k in keys
@@ -448,7 +447,7 @@ def plot_study(report: dict, path) -> object:
 
 
 def fit_kernel_classifier(
-    x_train, y_pm, cfg: FCKernel, approx: str = "exact", *, seed: int = 0, delta_hat: float = 1e-5
+    x_train, y_pm, cfg: FCKernel, approx: str = "exact", *, seed: int = 0
 ) -> dict:
     """Coefficients of the exact, sparsified or diagonal FC NTK classifier on unit inputs.
 
@@ -462,7 +461,7 @@ def fit_kernel_classifier(
         raise ValueError(f"approx must be exact, sparse or diag, got {approx!r}")
     _, kernel = fc_kernel(x_train, None, cfg)
     d = x_train.shape[1]
-    k_thresh = k_thresh_from_separability(cfg, d, delta_hat)
+    k_thresh = k_thresh_from_separability(cfg, d)
     if approx == "exact":
         alpha, clip, scores_k = np.linalg.solve(kernel, y_pm), None, kernel
     else:
@@ -515,13 +514,7 @@ def train_and_export(
         depth=depth_for(n, min_separation(x_tr), coefficient_of_nonlinearity(), depth_factor)
     )
     fitted = fit_kernel_classifier(x_tr, y_pm, kcfg, approx, seed=seed)
-    base = ds.preprocessing
-    prep = preprocessing.make_spec(
-        base["input_shape"],
-        base["scale"],
-        mean=[(base["mean"][0] if base["mean"] else 0.0) + mean * _std0(base)],
-        std=[std * _std0(base)],
-    )
+    prep = preprocessing.then_standardize(ds.preprocessing, mean, std)
     spec = {
         "kind": "kernel",
         "preprocessing": prep,
@@ -548,10 +541,6 @@ def train_and_export(
     }
     export.save_run(out_dir, arrays, spec)
     return spec
-
-
-def _std0(base: dict) -> float:
-    return base["std"][0] if base["std"] else 1.0
 
 
 def _cmd_study(args) -> int:
@@ -609,22 +598,42 @@ def _cmd_train(args) -> int:
 
 def _cmd_qsvt(args) -> int:
     import json
+    import os
 
     from hybrid import qsvt
+    from hybrid.data import DATA_DIR_ENV
+    from hybrid.export import atomic_write
 
-    print(
-        json.dumps(
+    classes = tuple(args.classes or (8, 9))
+    command = (
+        f"hybrid ntk qsvt --n {args.n} --eps {' '.join(map(str, args.eps))} "
+        f"--depths {' '.join(map(str, args.depths))} --dataset {args.dataset} "
+        f"--classes {classes[0]} {classes[1]} --source {args.source} --seed {args.seed} "
+        f"--device {args.device}" + (f" --out {args.out}" if args.out else "")
+    )
+    report = {
+        "paper": "Zlokapa, Neven, Lloyd, arXiv:2107.09200; QSVT: Gilyen, Su, Low, Wiebe, "
+        "arXiv:1806.01838",
+        "command": command,
+        DATA_DIR_ENV: os.environ.get(DATA_DIR_ENV),
+        "runs": [
             qsvt.mnist_demo(
                 n=args.n,
-                eps=args.eps,
+                eps=eps,
                 device=args.device,
                 source=args.source,
                 seed=args.seed,
                 depths=tuple(d or None for d in args.depths),
-            ),
-            indent=1,
-        )
-    )
+                classes=classes,
+                dataset=args.dataset,
+            )
+            for eps in args.eps
+        ],
+    }
+    text = json.dumps(report, indent=1)
+    if args.out:
+        atomic_write(args.out, (text + "\n").encode())
+    print(text)
     return 0
 
 
@@ -671,10 +680,13 @@ def add_cli(subparsers) -> None:
 
     q = sub.add_parser("qsvt", help="solve a small sparsified NTK system with QSVT")
     q.add_argument("--n", type=int, default=16, help="training points (a power of two <= 16)")
-    q.add_argument("--eps", type=float, default=1e-2, help="polynomial approximation error")
+    q.add_argument(
+        "--eps", type=float, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
+    )
     q.add_argument("--device", default="lightning.qubit")
     q.add_argument(
         "--depths", type=int, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
     )
+    q.add_argument("--out", help="also write the JSON report (with its command) to this file")
     data_options(q)
     q.set_defaults(func=_cmd_qsvt)

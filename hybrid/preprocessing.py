@@ -76,6 +76,24 @@ def _stat(value, shape: list[int], dtype) -> np.ndarray:
     return arr.reshape(shape) if arr.size == math.prod(shape) else arr.reshape(-1)
 
 
+def then_standardize(spec: dict, mean, std) -> dict:
+    """One spec that applies ``spec`` and then ``(x - mean) / std`` (scalars or arrays).
+
+    A model that standardises its inputs once more after the data set's own preprocessing
+    exports the composition, so a deployed classifier applies both from raw inputs:
+    ((x - m0) / s0 - mean) / std = (x - (m0 + mean s0)) / (s0 std), per feature.
+    """
+    validate(spec)
+    shape = [int(n) for n in spec["input_shape"]]
+
+    def stat(value, default: float) -> np.ndarray:
+        return _stat(default if value is None else value, shape, np.float64)
+
+    m0, s0 = stat(spec["mean"], 0.0), stat(spec["std"], 1.0)
+    m, s = stat(mean, 0.0), stat(std, 1.0)
+    return make_spec(shape, spec["scale"], mean=m0 + m * s0, std=s0 * s)
+
+
 def apply(spec: dict, raw) -> np.ndarray:
     """Raw inputs (one example or a batch, any layout that reshapes) -> (N, *input_shape) floats.
 

@@ -249,18 +249,21 @@ def mnist_demo(
     source: str = "auto",
     seed: int = 0,
     depths: tuple = (None, 10),
+    classes: tuple = (8, 9),
+    dataset: str = "mnist",
 ) -> dict:
-    """QSVT solve of K~ x = y for a sparsified FC NTK of n balanced MNIST 8-vs-9 digits.
+    """QSVT solve of K~ x = y for a sparsified FC NTK of n balanced training points of two
+    classes (MNIST 8 vs 9 by default), preprocessed as ``hybrid.ntk_study`` does.
 
-    ``depths``: None is the reference's depth (0.1 L_conv = 40 at n = 16), at which K~ is
-    nearly diagonal (kappa ~ 1); depth 10 gives a less trivial system (kappa ~ 4 at n = 16,
-    seed 0; at depths <= 8 the unbiased K~ is indefinite with kappa 11-19, beyond the degree
-    cap at eps = 1e-2). A depth whose system is out of reach is reported with its kappa and
-    the reason instead of a result. Returns one entry per depth.
+    ``depths``: hidden layers of the NTK; None is the reference's depth (0.1 L_conv), at which
+    K~ is nearly diagonal (kappa ~ 1); a shallower kernel gives a less trivial system. A depth
+    whose system is out of reach (polynomial degree beyond ``MAX_DEGREE``) is reported with its
+    kappa and the reason instead of a result. Returns one entry per depth: ``depth`` is the
+    NTK's, ``circuit_depth`` the QSVT circuit's.
     """
     from hybrid import ntk, ntk_study, sparsify
 
-    cfg = ntk_study.StudyConfig(source=source, seed=seed)
+    cfg = ntk_study.StudyConfig(classes=tuple(classes), dataset=dataset, source=source, seed=seed)
     _, x_all, y_all = ntk_study.load_split(cfg, "train")
     rng = np.random.default_rng([seed, n])
     idx = ntk_study.balanced_indices(y_all, n, rng)
@@ -281,5 +284,12 @@ def mnist_demo(
             continue
         result.pop("x_quantum")
         result.pop("x_classical_normalized")
+        result["circuit_depth"] = result.pop("depth")
         out.append(entry | result)
-    return {"classes": [8, 9], "seed": seed, "eps": eps, "results": out}
+    return {
+        "dataset": dataset,
+        "classes": list(classes),
+        "seed": seed,
+        "eps": eps,
+        "results": out,
+    }

@@ -143,6 +143,40 @@ def readout(k_test_normalized: np.ndarray, coefficients: np.ndarray) -> np.ndarr
     return 1 / o**2 - 1
 
 
+def _accuracies(name: str, test_scores, train_scores, y_test) -> dict:
+    fixed = np.where(test_scores > np.median(train_scores), 1.0, -1.0)
+    return {
+        f"acc_{name}": float(np.mean(median_sign(test_scores) == y_test)),
+        f"acc_{name}_fixed": float(np.mean(fixed == y_test)),
+    }
+
+
+def pattern_free(
+    kernel: np.ndarray,
+    k_test: np.ndarray,
+    k_thresh: float,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+) -> dict:
+    """The part of ``trial`` that no sparsity pattern changes: the exact solve, the diagonal
+    NTK, the clipped kernels |k*> is loaded from and their counts. Computed once per training
+    set and passed to the ``trial`` of every pattern."""
+    alpha_exact = _unit(np.linalg.solve(kernel, y_train))
+    alpha_diag = _unit(y_train / np.diag(kernel))
+    k_test_normalized = normalize_test_kernel(k_test, k_thresh)
+    k_train_normalized = normalize_test_kernel(kernel, k_thresh)
+    return {
+        "k_test_normalized": k_test_normalized,
+        "k_train_normalized": k_train_normalized,
+        "exact": _accuracies("exact", k_test @ alpha_exact, kernel @ alpha_exact, y_test),
+        "diag": _accuracies(
+            "diag", k_test_normalized @ alpha_diag, k_train_normalized @ alpha_diag, y_test
+        ),
+        "post_selection": post_selection(k_test_normalized),
+        "readout_diag": readout(k_test_normalized, y_train),
+    }
+
+
 def trial(
     kernel: np.ndarray,
     sparse: np.ndarray,
@@ -150,6 +184,7 @@ def trial(
     k_thresh: float,
     y_train: np.ndarray,
     y_test: np.ndarray,
+    shared: dict | None = None,
 ) -> dict:
     """Everything the reference measures for one training set and one sparsity pattern.
 
@@ -158,29 +193,27 @@ def trial(
     (median threshold over the test set, as the reference), kappa of K~, its row sparsity, and
     per-test-point arrays of post-selection and readout measurements. ``acc_*_fixed`` use a
     threshold fixed at training time instead (the median of the same score over the training
-    inputs), which a deployed classifier can apply to one input at a time.
+    inputs), which a deployed classifier can apply to one input at a time. ``shared``:
+    ``pattern_free`` of the same arguments, to compute it once for several patterns.
     """
-    alpha_exact = _unit(np.linalg.solve(kernel, y_train))
+    if shared is None:
+        shared = pattern_free(kernel, k_test, k_thresh, y_train, y_test)
     alpha_sparse = _unit(np.linalg.solve(sparse, y_train))
-    alpha_diag = _unit(y_train / np.diag(kernel))
-    k_test_normalized = normalize_test_kernel(k_test, k_thresh)
-    k_train_normalized = normalize_test_kernel(kernel, k_thresh)
-    scores = {
-        "exact": (k_test @ alpha_exact, kernel @ alpha_exact),
-        "sparse": (k_test_normalized @ alpha_sparse, k_train_normalized @ alpha_sparse),
-        "diag": (k_test_normalized @ alpha_diag, k_train_normalized @ alpha_diag),
+    k_test_normalized = shared["k_test_normalized"]
+    sparse_scores = (
+        k_test_normalized @ alpha_sparse,
+        shared["k_train_normalized"] @ alpha_sparse,
+    )
+    return {
+        **shared["exact"],
+        **_accuracies("sparse", *sparse_scores, y_test),
+        **shared["diag"],
+        "kappa": condition_number(sparse),
+        "sparsity": row_sparsity(sparse),
+        "post_selection": shared["post_selection"],
+        "readout_diag": shared["readout_diag"],
+        "readout_sparse": readout(k_test_normalized, alpha_sparse),
     }
-    out: dict = {}
-    for name, (test_scores, train_scores) in scores.items():
-        out[f"acc_{name}"] = float(np.mean(median_sign(test_scores) == y_test))
-        fixed = np.where(test_scores > np.median(train_scores), 1.0, -1.0)
-        out[f"acc_{name}_fixed"] = float(np.mean(fixed == y_test))
-    out["kappa"] = condition_number(sparse)
-    out["sparsity"] = row_sparsity(sparse)
-    out["post_selection"] = post_selection(k_test_normalized)
-    out["readout_diag"] = readout(k_test_normalized, y_train)
-    out["readout_sparse"] = readout(k_test_normalized, alpha_sparse)
-    return out
 
 
 def log_fit(n, values) -> dict:

@@ -205,6 +205,32 @@ def test_exported_kernel_run_predicts_without_jax(tmp_path, offline_mnist):
     assert float(out.stdout.split()[-1]) == pytest.approx(spec["metrics"]["test_accuracy"])
 
 
+def test_exported_iris_kernel_run_matches_the_in_memory_model(tmp_path):
+    """Iris is standardised per feature by the data set and once more (scalar) by the NTK
+    pipeline: the exported preprocessing composes both, so the NumPy classifier's scores on raw
+    test flowers equal the in-memory model's (they scored 0.5 when only feature 0's statistics
+    were exported)."""
+    from hybrid import export
+    from hybrid.classifier import NumpyClassifier
+
+    n = 40
+    spec = ntk_study.train_and_export(tmp_path, n=n, dataset="iris", classes=(1, 2))
+    cfg = ntk_study.StudyConfig(dataset="iris", classes=(1, 2))
+    _, x_all, y_all = ntk_study.load_split(cfg, "train")
+    test, x_te, y_te = ntk_study.load_split(cfg, "test")
+    idx = ntk_study.balanced_indices(y_all, n, np.random.default_rng([0, n]))
+    (x_tr, x_te), _, _ = ntk_study.standardize(x_all[idx], x_te)
+    _, arrays = export.load_run(tmp_path)
+    np.testing.assert_allclose(arrays["x_train"], x_tr)
+    _, k = ntk.fc_kernel(x_te, x_tr, ntk.FCKernel(depth=spec["kernel"]["recipe"]["depth"]))
+    in_memory = k @ arrays["alpha"] - spec["kernel"]["threshold"]
+    model = NumpyClassifier.load(tmp_path)
+    np.testing.assert_allclose(model.decision_function(test.raw), in_memory, rtol=1e-6, atol=1e-9)
+    accuracy = float(np.mean((in_memory > 0) == (y_te == 1)))
+    assert model.score(test.raw, y_te) == spec["metrics"]["test_accuracy"] == accuracy
+    assert accuracy >= 0.75
+
+
 # ---------------------------------------------------------------- sparsify: the paper's quantities
 
 
@@ -318,3 +344,30 @@ def test_cli_train_exports_a_run(tmp_path, offline_mnist, capsys):
     assert (tmp_path / "model.json").is_file()
     study = parser.parse_args(["ntk", "study", "--arch", "cnn"])
     assert study.sizes[-1] == 1024 and study.trials == 5
+
+
+def test_cli_qsvt_writes_its_report(tmp_path, offline_mnist):
+    """``hybrid ntk qsvt --out`` writes the report with its command; ``depth`` is the NTK's
+    (0.1 L_conv, as ``depth_for`` gives it), the circuit's is ``circuit_depth``."""
+    import argparse
+    import json
+
+    pytest.importorskip("pennylane_lightning")
+    parser = argparse.ArgumentParser()
+    ntk.add_cli(parser.add_subparsers(dest="command"))
+    out = tmp_path / "qsvt.json"
+    argv = ["ntk", "qsvt", "--n", "4", "--eps", "0.05", "--depths", "0", "--source", "idx"]
+    args = parser.parse_args([*argv, "--classes", "9", "8", "--out", str(out)])
+    assert args.func(args) == 0
+    report = json.loads(out.read_text())
+    assert report["command"].startswith("hybrid ntk qsvt --n 4 --eps 0.05 --depths 0")
+    run = report["runs"][0]
+    assert run["classes"] == [9, 8] and run["dataset"] == "mnist"
+    (entry,) = run["results"]
+    cfg = ntk_study.StudyConfig(classes=(9, 8), source="idx")
+    _, x_all, y_all = ntk_study.load_split(cfg, "train")
+    idx = ntk_study.balanced_indices(y_all, 4, np.random.default_rng([0, 4]))
+    (x,), _, _ = ntk_study.standardize(x_all[idx])
+    mu = ntk.coefficient_of_nonlinearity()
+    assert entry["depth"] == ntk.depth_for(4, ntk.min_separation(x), mu)
+    assert "skipped" not in entry and entry["circuit_depth"] > 0

@@ -41,6 +41,24 @@ def test_whole_input_and_scalar_statistics_broadcast():
     np.testing.assert_allclose(preprocessing.apply(scalar, raw), raw * 0.5 - 1)
 
 
+def test_then_standardize_composes_with_the_data_set_spec():
+    """One spec for "the data set's preprocessing, then (x - mean) / std" (per-feature base
+    statistics, scalar or per-feature extra ones, and a base without statistics)."""
+    rng = np.random.default_rng(1)
+    raw = rng.normal(5.0, 3.0, size=(20, 4))
+    base = preprocessing.make_spec([4], scale=0.5, mean=[1.0, 2.0, 3.0, 4.0], std=[1, 2, 3, 4])
+    first = preprocessing.apply(base, raw)
+    for mean, std in ((0.3, 1.7), (np.arange(4.0), np.arange(1.0, 5.0))):
+        both = preprocessing.then_standardize(base, mean, std)
+        np.testing.assert_allclose(preprocessing.apply(both, raw), (first - mean) / std, rtol=1e-12)
+    images = preprocessing.make_spec([2, 2, 1], scale=1 / 255)
+    both = preprocessing.then_standardize(images, 0.1, 0.3)
+    assert both["mean"] == [0.1] and both["std"] == [0.3]
+    pixels = np.arange(8).reshape(2, 2, 2, 1)
+    expected = (preprocessing.apply(images, pixels) - 0.1) / 0.3
+    np.testing.assert_allclose(preprocessing.apply(both, pixels), expected, rtol=1e-6)
+
+
 def test_dtypes():
     spec = preprocessing.make_spec([3])
     assert preprocessing.apply(spec, np.zeros((1, 3), np.uint8)).dtype == np.float32
