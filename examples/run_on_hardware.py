@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hybrid import architecture, data, devices, hardware, quantum_train, training
+from hybrid import architecture, data, devices, export, hardware, quantum_train, training
 
 cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 cli.add_argument("--device", default="qiskit.aer", help="plugin device profile")
@@ -28,20 +28,19 @@ cli.add_argument("--epochs", type=int, default=60)
 cli.add_argument("--out", default="runs/qt-iris-hardware")
 args = cli.parse_args()
 
-mapping_hidden = (8,)
-if not (Path(args.out) / "model.json").is_file():  # step 1
+if not (Path(args.out) / export.SPEC).is_file():  # step 1
     quantum_train.run(
         "iris",
         args.out,
         depth=args.depth,
         device=args.simulator,
         layers=architecture.mlp((16, 16), 3),
-        mapping_hidden=mapping_hidden,
+        mapping_hidden=(8,),
         config=training.TrainConfig(
             epochs=args.epochs, batch_size=16, learning_rate=0.05, schedule="cosine"
         ),
     )
-model, params = hardware.load_quantum_train(args.out, args.simulator, mapping_hidden)
+model, params = hardware.load_quantum_train(args.out, args.simulator)  # mapping from model.json
 
 profile = devices.get(args.device)  # step 2
 shots = args.shots_multiple * 2**model.n_qubits

@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 import pennylane as qml
 
+from hybrid import export
 from hybrid.devices import Profile
 
+# profile options read by plugin_kwargs, never passed to qml.device (module docstring)
 PLUGIN_KEYS = ("fake_backend", "noise", "stand_in", "backend_env", "arn_env", "seed")
 REMOTE = ("qiskit.remote", "braket.aws.qubit")
 
@@ -96,7 +98,7 @@ def _aer_noisy(name: str, wires: int, noise: bool = True) -> tuple[dict, Callabl
     if wires > backend.num_qubits:
         raise ValueError(f"{name} has {backend.num_qubits} qubits; the circuit needs {wires}")
     layout = chain(list(backend.coupling_map.get_edges()), wires)
-    kwargs = {"backend": _aer_from_backend(name, noise), "initial_layout": layout}
+    kwargs = {"backend": aer_from_backend(name, noise), "initial_layout": layout}
     return kwargs, functools.partial(route, n=wires)
 
 
@@ -136,9 +138,9 @@ def cached_target_aer(**options):
 
     Qiskit's transpiler reads ``backend.target`` about 150 times per circuit and Aer rebuilds it
     each time (an AerSimulator made from a backend keeps its target; a plain one does not). That
-    was two thirds of a parameter-shift step on qiskit.aer: 0.23 s per circuit before, 0.08 s
-    after (`docs/results/hardware/scripts/aer_overhead.py`). ``set_options`` drops the cache,
-    since the method option changes the target's gate set.
+    was most of a parameter-shift step on qiskit.aer: 0.445 s per circuit before, 0.164 s after
+    (9 qubits, 2048 shots, shared CPU; `docs/results/hardware/aer_overhead.txt`). ``set_options``
+    drops the cache, since the method option changes the target's gate set.
     """
     from qiskit_aer import AerSimulator
 
@@ -155,18 +157,25 @@ def cached_target_aer(**options):
 
 
 @functools.cache
-def _aer_from_backend(name: str, noise: bool = True):
-    """Aer with the fake backend's target; its noise model too unless ``noise`` is False."""
+def noise_model(name: str):
+    """The noise model of fake backend ``name``, built once (0.7 s; the simulator takes 3 ms)."""
+    from qiskit_aer.noise import NoiseModel
+
+    return NoiseModel.from_backend(fake_backend(name))
+
+
+def aer_from_backend(name: str, noise: bool = True):
+    """A new AerSimulator with the fake backend's target; its noise model too unless ``noise`` is
+    False. New per device: the plugin sets options on its backend, which must not leak."""
     from qiskit_aer import AerSimulator
 
-    simulator = AerSimulator.from_backend(fake_backend(name))
-    if not noise:
-        simulator.set_options(noise_model=None)
-    return simulator
+    model = noise_model(name) if noise else None
+    return AerSimulator.from_backend(fake_backend(name), noise_model=model)
 
 
-def ibm_backend(options: dict, wires: int):
-    """An IBM Quantum backend through ``QiskitRuntimeService`` (its saved account or env vars)."""
+def ibm_backend(backend_env: str, wires: int):
+    """An IBM Quantum backend through ``QiskitRuntimeService`` (its saved account or env vars):
+    the one named by environment variable ``backend_env``, else the least busy."""
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     token = os.environ.get("QISKIT_IBM_TOKEN")
@@ -179,7 +188,7 @@ def ibm_backend(options: dict, wires: int):
         if token
         else QiskitRuntimeService()
     )
-    name = os.environ.get(options.get("backend_env", "QISKIT_IBM_BACKEND"))
+    name = os.environ.get(backend_env)
     if name:
         return service.backend(name)
     return service.least_busy(operational=True, simulator=False, min_num_qubits=wires)
@@ -190,17 +199,13 @@ def plugin_kwargs(profile: Profile, wires: int, *, offline: bool = False) -> tup
 
     ``offline`` replaces remote backends by their stand-ins (resource reports, tests).
     """
-    options = dict(profile.options)
-    seed = options.pop("seed", None)
-    fake = options.pop("fake_backend", None)
-    noise = bool(options.pop("noise", True))
-    stand_in = options.pop("stand_in", None)
-    backend_env = options.pop("backend_env", None)
-    arn_env = options.pop("arn_env", None)
+    options = {k: v for k, v in profile.options.items() if k not in PLUGIN_KEYS}
+    seed = profile.options.get("seed")
+    fake = profile.options.get("fake_backend")
     transforms: list = []
     if profile.device == "qiskit.aer":
         if fake:
-            extra, transform = _aer_noisy(fake, wires, noise)
+            extra, transform = _aer_noisy(fake, wires, bool(profile.options.get("noise", True)))
             options |= extra
             transforms.append(transform)
         else:
@@ -210,30 +215,43 @@ def plugin_kwargs(profile: Profile, wires: int, *, offline: bool = False) -> tup
             options.setdefault("seed_transpiler", int(seed))
     elif profile.device == "qiskit.remote":
         if offline:
-            options["backend"] = fake_backend(stand_in or "FakeTorino")
+            options["backend"] = fake_backend(profile.options.get("stand_in", "FakeTorino"))
         else:
-            env = {"backend_env": backend_env} if backend_env else {}
+            env = profile.options.get("backend_env", "QISKIT_IBM_BACKEND")
             options["backend"] = ibm_backend(env, wires)
         if seed is not None:
             options.setdefault("seed_transpiler", int(seed))
-    elif profile.device == "braket.aws.qubit" and arn_env:
-        arn = os.environ.get(arn_env)
+    elif profile.device == "braket.aws.qubit" and "arn_env" in profile.options:
+        arn = braket_arn(profile)
         if not arn and not offline:
             raise ValueError(
-                f"profile {profile.name}: set {arn_env} to the Braket device ARN "
-                "(e.g. arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1)"
+                f"profile {profile.name}: set {profile.options['arn_env']} to the Braket device "
+                "ARN (e.g. arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1)"
             )
-        options["device_arn"] = arn or ""
+        options["device_arn"] = arn
     return options, transforms
 
 
-def make_device(profile: Profile, wires: int, *, retries: int = 4):
-    """The plugin device of ``profile`` on ``wires`` qubits; remote ones retry with backoff."""
-    options, transforms = plugin_kwargs(profile, wires)
-    device = qml.device(profile.device, wires=wires, **options)
+def braket_arn(profile: Profile) -> str:
+    """The Braket device ARN: ``device_arn`` of the profile, else the variable ``arn_env`` names."""
+    arn_env = str(profile.options.get("arn_env", ""))
+    return str(profile.options.get("device_arn") or os.environ.get(arn_env, ""))
+
+
+def make_device(profile: Profile, wires: int, *, retries: int = 4, offline: bool = False):
+    """The plugin device of ``profile`` on ``wires`` qubits; remote ones retry with backoff.
+
+    ``offline`` (resource reports, tests) puts stand-ins for remote backends, does not retry, and
+    silences the plugins' "no analytic mode" warning, since nothing is executed.
+    """
+    options, transforms = plugin_kwargs(profile, wires, offline=offline)
+    with warnings.catch_warnings():
+        if offline:
+            warnings.simplefilter("ignore", UserWarning)
+        device = qml.device(profile.device, wires=wires, **options)
     for transform in transforms:
         device = transform(device)
-    if profile.device in REMOTE and retries:
+    if profile.device in REMOTE and retries and not offline:
         device.execute = with_retries(device.execute, attempts=retries + 1)
     return device
 
@@ -283,24 +301,25 @@ def with_retries(
 
 
 def _qiskit_compiled(profile: Profile, tape: qml.tape.QuantumScript, wires: int):
-    """The circuit exactly as the Qiskit device would submit it (native gates, routed)."""
+    """The circuit exactly as the Qiskit device would submit it (native gates, routed); the
+    transpiler is seeded (the profile's seed, else 0) so that a report can be reproduced."""
     from pennylane_qiskit.converter import circuit_to_qiskit
 
-    options, transforms = plugin_kwargs(profile, wires, offline=True)
-    options.pop("seed_simulator", None)
-    with warnings.catch_warnings():  # "no analytic mode": nothing is executed here
-        warnings.simplefilter("ignore", UserWarning)
-        device = qml.device(profile.device, wires=wires, **options)
-    for transform in transforms:
-        device = transform(device)
+    seeded = replace(profile, options={"seed": 0, **profile.options})
+    device = make_device(seeded, wires, offline=True)
     (tapes, _) = device.preprocess_transforms()((tape,))
     (tape,) = tapes
+    inner = _unwrapped(device)
     if profile.device == "qiskit.remote":
-        return device.compile_circuits([circuit_to_qiskit(tape, wires, True, True)])[0], device
-    legacy = device.target_device if hasattr(device, "target_device") else device
-    inner = getattr(legacy, "original_device", legacy)
-    inner = getattr(inner, "target_device", inner)
+        return inner.compile_circuits([circuit_to_qiskit(tape, wires, True, True)])[0], inner
     return inner.compile_circuits([tape])[0], inner
+
+
+def _unwrapped(device):
+    """The plugin's own device under PennyLane's wrappers (device transforms, legacy facade)."""
+    for wrapper in ("original_device", "target_device"):
+        device = getattr(device, wrapper, device)
+    return device
 
 
 def circuit_resources(profile: Profile, tape: qml.tape.QuantumScript, wires: int) -> dict:
@@ -331,12 +350,10 @@ def circuit_resources(profile: Profile, tape: qml.tape.QuantumScript, wires: int
             except Exception as err:  # durations missing for some gate of an ideal target
                 out["duration_note"] = f"no duration: {type(err).__name__}"
         return out
-    if profile.device == "braket.aws.qubit":
+    if profile.device == "braket.aws.qubit":  # the same operations, no AWS account needed
         accepts = qml.device("braket.local.qubit", wires=wires)
     else:
-        options, _ = plugin_kwargs(profile, wires, offline=True)
-        options.pop("seed", None)
-        accepts = qml.device(profile.device, wires=wires, **options)
+        accepts = make_device(profile, wires, offline=True)
     (tapes, _) = accepts.preprocess_transforms()((tape,))
     specs = tapes[0].specs["resources"]
     types = {str(k): int(v) for k, v in dict(specs.gate_types).items()}
@@ -364,10 +381,7 @@ def price(profile: Profile, executions: int, shots: int, duration_s: float | Non
         if profile.device == "qiskit.remote":
             out["usd"] = seconds * IBM_PER_SECOND
     elif profile.device == "braket.aws.qubit":
-        arn = str(
-            profile.options.get("device_arn")
-            or os.environ.get(str(profile.options.get("arn_env", "")), "")
-        )
+        arn = braket_arn(profile)
         if "quantum-simulator/amazon/sv1" in arn:
             out["note"] = "SV1 bills simulation minutes (USD 0.075/min, 3 s minimum per task)"
             out["usd_minimum"] = executions * BRAKET_SV1_MIN_S / 60 * BRAKET_SV1_PER_MINUTE
@@ -423,15 +437,22 @@ def quantum_train_report(
     *,
     n_train: int,
     batch_size: int,
-    eval_batches: int = 2,
+    n_test: int | None = None,
+    eval_batch_size: int = 1000,
     shots: int | None = None,
 ) -> dict:
-    """Resources of a Quantum-Train model on ``profile``: circuit, shots per step, epoch cost."""
+    """Resources of a Quantum-Train model on ``profile``: circuit, shots per step, epoch cost.
+
+    Each epoch ends with ``training.accuracy`` on the train and the test set, one QNN execution
+    per evaluation batch of ``eval_batch_size`` (``TrainConfig.eval_batch_size``). ``n_test``
+    None (callers that do not know it, such as ``quantum_train.run``) counts one test batch.
+    """
     shots = shots or profile.shots or 1024
     circuit = circuit_resources(profile, qnn_tape(n_qubits, depth), n_qubits)
     steps = max(1, n_train // batch_size)
     per_step = executions_per_step(profile.gradient, n_qubits * depth)
-    executions = steps * per_step + eval_batches
+    evaluation = math.ceil(n_train / eval_batch_size) + math.ceil((n_test or 1) / eval_batch_size)
+    executions = steps * per_step + evaluation
     return {
         "model": "quantum-train",
         "device": profile.name,
@@ -443,6 +464,7 @@ def quantum_train_report(
         "executions_per_step": per_step,
         "shots_per_step": per_step * shots,
         "steps_per_epoch": steps,
+        "evaluation_executions_per_epoch": evaluation,
         "executions_per_epoch": executions,
         "per_epoch": price(profile, executions, shots, circuit.get("duration_s")),
     }
@@ -450,7 +472,9 @@ def quantum_train_report(
 
 def inner_product_report(profile: Profile, d: int, eps: float = 0.01) -> dict:
     """Resources of one inner product of length-d vectors (Hadamard test, StatePrep included)."""
-    wires = 1 + max(1, math.ceil(math.log2(d)))
+    from hybrid import inner_product
+
+    wires = inner_product.n_qubits(d)
     circuit = circuit_resources(profile, inner_product_tape(d), wires)
     shots = shots_for_error(eps)
     return {
@@ -477,20 +501,22 @@ def qsvt_report(n: int = 4, seed: int = 0) -> dict:
 
 def run_dir_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
     """Resources of an exported Quantum-Train run directory on ``profile``."""
-    spec = json.loads((Path(run_dir) / "model.json").read_text())
+    spec = json.loads((Path(run_dir) / export.SPEC).read_text())
     model = spec.get("model", {})
     if model.get("type") != "quantum-train":
         raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
     training = spec.get("training", {})
     n_train = spec.get("dataset", {}).get("n_train")
     if n_train is None:
-        raise ValueError(f"{run_dir}/model.json records no training-set size (dataset.n_train)")
+        raise ValueError(f"{run_dir}/{export.SPEC} records no training-set size (dataset.n_train)")
     return quantum_train_report(
         profile,
         int(model["n_qubits"]),
         int(model["depth"]),
         n_train=int(n_train),
         batch_size=int(training.get("batch_size", 64)),
+        n_test=spec["dataset"].get("n_test"),
+        eval_batch_size=int(training.get("eval_batch_size", 1000)),
     )
 
 
@@ -511,7 +537,7 @@ def load_quantum_train(
     from hybrid import quantum_train, training
 
     run_dir = Path(run_dir)
-    spec = json.loads((run_dir / "model.json").read_text())
+    spec = json.loads((run_dir / export.SPEC).read_text())
     arch, about = spec["architecture"], spec["model"]
     model = quantum_train.QuantumTrain(
         tuple(arch["layers"]),
@@ -535,8 +561,10 @@ def on_device(model, profile: Profile | str):
 
 
 MODELS = {
-    "mnist-qt": lambda p: quantum_train_report(p, 13, 40, n_train=60000, batch_size=64),
-    "iris-qt": lambda p: quantum_train_report(p, 9, 2, n_train=120, batch_size=16),
+    "mnist-qt": lambda p: quantum_train_report(
+        p, 13, 40, n_train=60000, batch_size=64, n_test=10000
+    ),
+    "iris-qt": lambda p: quantum_train_report(p, 9, 2, n_train=120, batch_size=16, n_test=30),
     "ripe-784": lambda p: inner_product_report(p, 784),
     "qsvt": lambda p: qsvt_report(),
 }

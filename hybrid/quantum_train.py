@@ -219,6 +219,8 @@ def run(
                     depth,
                     n_train=len(train.y),
                     batch_size=config.batch_size,
+                    n_test=len(test.y),
+                    eval_batch_size=config.eval_batch_size,
                 )
         else:
             model = Classical(tuple(layers), input_shape)
@@ -248,7 +250,12 @@ def run(
             class_names=train.class_names,
             model=about,
             training=asdict(config),
-            dataset={"name": dataset, "source": train.source, "n_train": len(train.y)},
+            dataset={
+                "name": dataset,
+                "source": train.source,
+                "n_train": len(train.y),
+                "n_test": len(test.y),
+            },
             metrics=history[-1],
         )
         training.plot_history({kind: history}, Path(run_dir) / "learning_curve.png")

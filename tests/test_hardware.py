@@ -120,6 +120,25 @@ def test_ideal_aer_builds_its_target_once():
     assert backend.target is not first
 
 
+def test_noisy_devices_do_not_share_their_simulator():
+    """The plugin sets options on its backend: two devices of one profile get two simulators."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    profile = _profile("qiskit.aer-noisy")
+    first, second = (hardware._unwrapped(devices.make(profile, 3)).backend for _ in range(2))
+    first.set_options(shots=7)
+    assert second is not first and second.options.shots != 7
+    assert first.options.noise_model is not None
+
+
+def test_epoch_cost_counts_one_evaluation_per_batch():
+    """``training.accuracy`` runs the QNN once per evaluation batch, on train and on test."""
+    report = hardware.quantum_train_report(
+        devices.get("default.qubit"), 3, 1, n_train=2500, batch_size=100, n_test=1000
+    )
+    assert report["evaluation_executions_per_epoch"] == 3 + 1
+    assert report["executions_per_epoch"] == 25 * 1 + 3 + 1
+
+
 def test_chain_is_a_path_of_coupled_qubits():
     edges = [(0, 1), (1, 2), (2, 3), (1, 4), (4, 5)]
     path = hardware.chain(edges, 5)

@@ -1,3 +1,10 @@
+"""Resource reports (``hybrid.hardware.report``) of MNIST Quantum-Train and one d = 784 inner
+product on five profiles, and the QSVT solve's; BRAKET_DEVICE_ARN is set to IonQ Forte-1 for the
+price. Results in docs/results/hardware/resources.json.
+
+    python docs/results/hardware/scripts/resources.py
+"""
+
 import json
 import os
 import time
@@ -32,4 +39,4 @@ try:
 except Exception as err:
     out["qsvt"] = {"error": f"{type(err).__name__}: {err}"}
 print(out["qsvt"])
-Path("/tmp/hardware/resources.json").write_text(json.dumps(out, indent=2))
+(Path(__file__).resolve().parent.parent / "resources.json").write_text(json.dumps(out, indent=2))
