@@ -21,7 +21,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from timing import time_calls
 
 from hybrid import feedforward
@@ -30,17 +29,13 @@ from hybrid.estimators import Estimator
 
 def time_epoch(est: Estimator, net, x, targets, batch: int, lr: float, repeats: int) -> dict:
     products = feedforward.estimator_products(est)
-    optimizer = optax.sgd(lr)
-    state = feedforward.init(jax.random.key(0), net)
-    state = {**state, "opt": optimizer.init(state["params"])}
+    state = feedforward.initial_state(jax.random.key(0), net, lr)
     steps = x.shape[0] // batch
     xb = x[: steps * batch].reshape(steps, batch, -1)
     tb = targets[: steps * batch].reshape(steps, batch, -1)
     keys = jax.random.split(jax.random.key(1), steps)
     epoch = jax.jit(
-        lambda s: jax.lax.scan(
-            feedforward.make_step(net, products, optimizer, lr), s, (keys, xb, tb)
-        )
+        lambda s: jax.lax.scan(feedforward.make_step(net, products, lr), s, (keys, xb, tb))
     )
     first, times = time_calls(lambda: epoch(state), repeats)
     _, logs = epoch(state)

@@ -22,6 +22,7 @@ import numpy as np
 
 from hybrid import estimators
 from hybrid.estimators import Estimator
+from hybrid.training import pyplot
 
 # The vectors of the paper's Fig. 7 (also written out in ../shared/DESIGN.md).
 X = np.array([5.88414114, 2.0327562, 1.68155901, 7.91848042, 1.61922687])
@@ -87,12 +88,7 @@ def main(argv=None) -> dict:
 
 
 def _plot(draws, ip, width, args, path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if (plt := pyplot()) is None:
         return
     fig, axes = plt.subplots(1, len(args.gammas), figsize=(4 * len(args.gammas), 3.2))
     for ax, gamma in zip(np.atleast_1d(axes), args.gammas, strict=True):

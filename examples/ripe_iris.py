@@ -1,15 +1,16 @@
 """Table II of Allcock et al. (arXiv:1812.03089) on Iris, and the circuit-mode run.
 
-    python examples/ripe_iris.py table   --repeats 5 --out docs/results/ripe/table2_iris.json
+    python examples/ripe_iris.py table --repeats 5 --eval-every 50 --plot-dir docs/results/ripe \
+        --out docs/results/ripe/table2_iris.json
     python examples/ripe_iris.py circuit --device lightning.qubit \
         --out docs/results/ripe/circuit_iris.json --run-dir runs/ripe-iris-circuit
 
 ``table``: the 4-10-3 tanh network, M = 10, T = 1200, eta = 0.07, for each estimator (gaussian,
 ripe) and eps in {0, 0.1, 0.3, 0.5}, ``--repeats`` seeds; reports the number of the 30 test
 flowers classified correctly (noise-free and with the (eps, gamma) forward pass) and the R terms.
-Results are rewritten after every row; rerunning the command skips rows already in ``--out``.
-``circuit``: the same network with every inner product measured by Hadamard-test QNodes; the
-trained weights are exported and checked with the NumPy classifier.
+Results are rewritten after every row; rerunning the command skips the rows ``--out`` already
+holds with the same settings. ``circuit``: the same network with every inner product measured by
+Hadamard-test QNodes; the trained weights are exported and checked with the NumPy classifier.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from _table import command, has_row, open_table, save_table
 
 from hybrid import data, feedforward
 from hybrid.estimators import Estimator
@@ -31,26 +32,20 @@ from hybrid.estimators import Estimator
 def table(args) -> dict:
     train, test = data.load("iris", "train"), data.load("iris", "test")
     net = feedforward.NetConfig((4, 10, 3))
-    out = {
-        "command": " ".join(sys.argv),
-        "machine": platform.platform(),
-        "net": asdict(net),
-        "rows": [],
-    }
-    path = Path(args.out)
-    if path.is_file():  # keep rows an interrupted reproduction already finished
-        out["rows"] = json.loads(path.read_text()).get("rows", [])
-    done = {(r["estimator"], r["eps"], len(r["runs"])) for r in out["rows"]}
+    out = open_table(args.out, net=asdict(net))
     for kind in args.estimators:
         for eps in args.eps:
-            if (kind, eps, args.repeats) in done:
+            configs = [
+                feedforward.TrainConfig(args.steps, args.batch, args.lr, seed, args.eval_every)
+                for seed in range(args.repeats)
+            ]
+            settings = {"estimator": kind, "eps": eps, "gamma": args.gamma}
+            settings["train"] = [asdict(c) for c in configs]
+            if has_row(out, **settings):
                 continue
             runs = []
-            for seed in range(args.repeats):
-                config = feedforward.TrainConfig(
-                    args.steps, args.batch, args.lr, seed, eval_every=args.table_eval_every
-                )
-                t0 = time.perf_counter()
+            for config in configs:
+                t0 = time.perf_counter()  # the first run of a row includes its compilation
                 _, history = feedforward.train(
                     train.x,
                     train.y,
@@ -61,17 +56,14 @@ def table(args) -> dict:
                     estimator=Estimator(kind, eps, args.gamma),
                     verbose=False,
                 )
+                seconds = time.perf_counter() - t0
                 runs.append(
-                    {
-                        "seed": seed,
-                        "seconds": time.perf_counter() - t0,
-                        **feedforward.summary(history),
-                    }
+                    {"seed": config.seed, "seconds": seconds, **feedforward.summary(history)}
                 )
-                if args.plot_dir and seed == 0:  # Figs. 5-6 style: accuracy and R terms vs t
+                if args.plot_dir and config.seed == 0:  # Figs. 5-6 style: accuracy, R terms vs t
                     name = f"iris_{kind}_eps{eps}.png"
                     feedforward.plot_history(history, Path(args.plot_dir) / name)
-            row = {"estimator": kind, "eps": eps, "gamma": args.gamma, "runs": runs}
+            row = {**settings, "runs": runs}
             for key in ("test_correct", "test_correct_noisy", "R_a_max", "R_delta_max", "R_W_max"):
                 values = [r[key] for r in runs]
                 row[key + "_avg"] = float(np.mean(values))
@@ -83,7 +75,7 @@ def table(args) -> dict:
                 f"R_delta {row['R_delta_max_avg']:.2f} R_W {row['R_W_max_avg']:.2f}",
                 flush=True,
             )
-            write(args.out, out)
+            save_table(args.out, out)
     return out
 
 
@@ -93,9 +85,7 @@ def circuit(args) -> dict:
 
     train, test = data.load("iris", "train"), data.load("iris", "test")
     net = feedforward.NetConfig((4, 10, 3))
-    config = feedforward.TrainConfig(
-        args.steps, args.batch, args.lr, args.seed, eval_every=args.eval_every
-    )
+    config = feedforward.TrainConfig(args.steps, args.batch, args.lr, args.seed, args.eval_every)
     ips = CircuitInnerProducts(args.device, shots=args.shots, seed=args.seed)
     t0 = time.perf_counter()
     params, history = feedforward.train(
@@ -113,7 +103,7 @@ def circuit(args) -> dict:
     )
     numpy_acc = NumpyClassifier.load(args.run_dir).score(test.raw, test.y)
     out = {
-        "command": " ".join(sys.argv),
+        "command": command(),
         "machine": platform.platform(),
         "device": ips.profile.name,
         "shots": ips.profile.shots,
@@ -123,14 +113,8 @@ def circuit(args) -> dict:
         **result,
     }
     print(json.dumps(out, indent=2))
-    write(args.out, out)
+    save_table(args.out, out)
     return out
-
-
-def write(path, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2))
 
 
 def main(argv=None) -> None:
@@ -144,14 +128,15 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--lr", type=float, default=0.07)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=200)
-    p.add_argument("--table-eval-every", type=int, default=1200, help="table: test every N steps")
+    p.add_argument("--eval-every", type=int, help="test every N steps (table: T, circuit: 200)")
     p.add_argument("--plot-dir", help="table: save seed 0's accuracy and R-term plot per row")
     p.add_argument("--device", default="lightning.qubit")
     p.add_argument("--shots", type=int)
     p.add_argument("--run-dir", default="runs/ripe-iris-circuit")
-    p.add_argument("--out", default="docs/results/ripe/table2_iris.json")
+    p.add_argument("--out", help="results JSON (default runs/ripe/iris_MODE.json)")
     args = p.parse_args(argv)
+    args.eval_every = args.eval_every or (args.steps if args.mode == "table" else 200)
+    args.out = args.out or f"runs/ripe/iris_{args.mode}.json"
     table(args) if args.mode == "table" else circuit(args)
 
 

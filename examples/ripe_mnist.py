@@ -4,7 +4,10 @@ Offline (the fixed 8,000 / 2,000 split of the official 10k test set, no network 
 
     HYBRID_DATA_DIR=/path/to/mnist-idx nice -n 10 python examples/ripe_mnist.py --source idx \
         --estimator gaussian --init standard low_rank --eps 0 0.1 0.3 0.5 \
-        --out docs/results/ripe/table1_mnist_offline.json
+        --plot-dir docs/results/ripe --out docs/results/ripe/table1_mnist_offline.json
+    HYBRID_DATA_DIR=/path/to/mnist-idx nice -n 10 python examples/ripe_mnist.py --source idx \
+        --estimator ripe --init standard low_rank --eps 0.1 0.3 0.5 \
+        --plot-dir docs/results/ripe --out docs/results/ripe/table1_mnist_offline.json
 
 Full MNIST (60k / 10k) where TFDS can download it:
 
@@ -12,18 +15,19 @@ Full MNIST (60k / 10k) where TFDS can download it:
         --init standard low_rank --eps 0 0.1 0.3 0.5 --out results/table1_mnist_full.json
 
 M = 100, T = 7500, eta = 0.05, gamma = 0.05, tanh + quadratic loss, low rank r = 6 (the paper's
-settings). Each row is written as soon as it finishes. ``--steps`` shortens a run for a smoke test.
+settings). Each row is written as soon as it finishes; a rerun skips the rows ``--out`` already
+holds with the same settings. ``--steps`` shortens a run for a smoke test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+from _table import has_row, open_table, save_table
 
 from hybrid import data, feedforward
 from hybrid.estimators import Estimator
@@ -42,7 +46,7 @@ def main(argv=None) -> dict:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--out", default="docs/results/ripe/table1_mnist_offline.json")
+    p.add_argument("--out", default="runs/ripe/table1_mnist.json")
     p.add_argument("--run-dir", help="export the last trained network here")
     p.add_argument("--plot-dir", help="save each row's accuracy and R-term plot here")
     args = p.parse_args(argv)
@@ -51,25 +55,21 @@ def main(argv=None) -> dict:
         data.load("mnist", "train", source=args.source),
         data.load("mnist", "test", source=args.source),
     )
-    out = {
-        "command": " ".join(sys.argv),
-        "machine": platform.platform(),
-        "data": {"source": train.source, "train": len(train), "test": len(test)},
-        "rows": [],
-    }
-    path = Path(args.out)
-    if path.is_file():  # keep rows already finished by an interrupted run
-        out["rows"] = json.loads(path.read_text()).get("rows", [])
-    done = {(r["estimator"], r["init"], r["eps"]) for r in out["rows"]}
+    data_info = {"source": train.source, "train": len(train), "test": len(test)}
+    out = open_table(args.out, data=data_info)
+    if out["data"] != data_info:
+        raise SystemExit(f"{args.out} holds rows trained on {out['data']}; use another --out")
     for kind in args.estimator:
         for init in args.init:
             for eps in args.eps:
-                if (kind, init, eps) in done:
-                    continue
                 net = feedforward.NetConfig((784, 100, 30, 10), init=init, rank=args.rank)
                 config = feedforward.TrainConfig(
                     args.steps, args.batch, args.lr, args.seed, args.eval_every
                 )
+                settings = {"estimator": kind, "init": init, "eps": eps, "gamma": args.gamma}
+                settings |= {"net": asdict(net), "train": asdict(config)}
+                if has_row(out, **settings):
+                    continue
                 t0 = time.perf_counter()
                 params, history = feedforward.train(
                     train.x,
@@ -81,12 +81,7 @@ def main(argv=None) -> dict:
                     estimator=Estimator(kind, eps, args.gamma),
                 )
                 row = {
-                    "estimator": kind,
-                    "init": init,
-                    "eps": eps,
-                    "gamma": args.gamma,
-                    "net": asdict(net),
-                    "train": asdict(config),
+                    **settings,
                     "seconds": time.perf_counter() - t0,
                     **feedforward.summary(history),
                     "evals": history.evals,
@@ -96,8 +91,7 @@ def main(argv=None) -> dict:
                     name = f"mnist_{kind}_{init}_eps{eps}.png"
                     feedforward.plot_history(history, Path(args.plot_dir) / name)
                 print(json.dumps({k: v for k, v in row.items() if k != "evals"}), flush=True)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(out, indent=2))
+                save_table(args.out, out)
                 if args.run_dir:
                     feedforward.export(
                         args.run_dir,

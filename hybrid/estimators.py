@@ -92,16 +92,21 @@ def band(ip, eps: float):
     return eps * jnp.maximum(1.0, jnp.abs(ip))
 
 
-def ripe_q(gamma: float) -> int:
-    """Repeats Q for the median: Hoeffding with success 8/pi^2, rounded up to an odd number."""
-    q = math.ceil(math.log(1 / gamma) / (2 * (AE_SUCCESS - 0.5) ** 2))
+def _median_repeats(gamma: float, success: float) -> int:
+    """Odd number of repeats whose median fails with probability <= gamma (Hoeffding), when
+    each repeat succeeds with probability ``success`` > 1/2."""
+    q = math.ceil(math.log(1 / gamma) / (2 * (success - 0.5) ** 2))
     return q if q % 2 else q + 1
+
+
+def ripe_q(gamma: float) -> int:
+    """Repeats Q of RIPE's median (one amplitude estimation succeeds with probability 8/pi^2)."""
+    return _median_repeats(gamma, AE_SUCCESS)
 
 
 def l2_q(gamma: float) -> int:
     """Median-of-means repeats for l2 sampling (each mean succeeds with probability 7/8)."""
-    q = math.ceil(math.log(1 / gamma) / (2 * (L2_SUCCESS - 0.5) ** 2))
-    return q if q % 2 else q + 1
+    return _median_repeats(gamma, L2_SUCCESS)
 
 
 def ripe_eps_a(ip, nx2, ny2, eps: float):
@@ -349,10 +354,10 @@ def estimate(est: Estimator, key, x, y):
     """Estimate <x, y> along the last axis (leading axes broadcast); returns (s, cost)."""
     x, y = jnp.asarray(x, float), jnp.asarray(y, float)
     _check(x, y)
+    if est.noiseless:
+        ip = jnp.sum(x * y, axis=-1)
+        return ip, jnp.zeros_like(ip)
     if est.kind == "l2_sampling":
-        if est.noiseless:
-            ip = jnp.sum(x * y, axis=-1)
-            return ip, jnp.zeros_like(ip)
         return _sample(_cfg(est), key, jnp.asarray(est.eps, float), x, y, None)
     ip = jnp.sum(x * y, axis=-1)
     return from_products(est, key, ip, jnp.sum(x * x, axis=-1), jnp.sum(y * y, axis=-1))
@@ -366,6 +371,9 @@ def matrix(est: Estimator, key, w, a):
     """
     w, a = jnp.asarray(w, float), jnp.asarray(a, float)
     _check(w, a)
+    if est.noiseless:
+        ip = a @ w.T
+        return ip, jnp.zeros_like(ip)
     if est.kind == "l2_sampling":
         return estimate(est, key, w[None, :, :], a[:, None, :])
     ip = a @ w.T

@@ -22,12 +22,14 @@ Cost terms, logged every iteration (our reading of Theorem 1, see docs/ripe.md):
   -(eta/M) delta_j^{x,l,tau} a^{x,l-1,tau} of the implicit storage. |X|_F^2 is accumulated in
   O(width) per step, so logging it costs nothing next to training.
 
-The whole run is one ``jax.lax.scan`` per evaluation chunk, jit-compiled once per run.
+The whole run is one ``jax.lax.scan`` per evaluation chunk, compiled once per (network,
+estimator, eta) and reused by every later run with the same three (seeds, table rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -41,14 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hybrid import estimators
+from hybrid import architecture, estimators
 from hybrid.estimators import Estimator
-from hybrid.training import load_checkpoint, save_checkpoint
+from hybrid.training import CHECKPOINT, METRICS, load_checkpoint, save_checkpoint
 
 LOSSES = ("mse", "softmax_ce")
 INITS = ("standard", "low_rank")
-CHECKPOINT = "checkpoint.npz"
-METRICS = "metrics.json"
 R_KEYS = ("R_a", "R_a_mean", "R_delta", "R_delta_mean", "R_W", "R_W_mean")
 
 
@@ -119,6 +119,12 @@ def init(key, net: NetConfig) -> dict:
     return {"params": params, "rows": rows, "cols": cols}
 
 
+def initial_state(key, net: NetConfig, lr: float) -> dict:
+    """``init`` plus the SGD state: what a training step carries and a checkpoint keeps."""
+    state = init(key, net)
+    return {**state, "opt": optax.sgd(lr).init(state["params"])}
+
+
 # --------------------------------------------------------------------------- forward / backward
 
 Products = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
@@ -126,8 +132,6 @@ Products = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Arra
 
 def estimator_products(est: Estimator) -> Products:
     """(key, W, A) -> (S, cost): S[b, j] ~ <W_j, A_b> by the estimator ``est``."""
-    if est.noiseless:
-        return lambda key, w, a: (a @ w.T, jnp.zeros((a.shape[0], w.shape[0])))
     return lambda key, w, a: estimators.matrix(est, key, w, a)
 
 
@@ -179,14 +183,13 @@ def forward(params, x, products: Products, key, net: NetConfig):
 
 
 def predict_scores(params, x, net: NetConfig, products: Products | None = None, key=None):
-    """Network outputs; exact inner products unless ``products`` (and a key) are given."""
+    """Network outputs; exact inner products unless ``products`` (and a key) are given.
+
+    The exact outputs go through ``hybrid.architecture.apply``, the code the exported NumPy
+    classifier runs, so training-time accuracy and the deployed model cannot drift apart.
+    """
     if products is None:
-        a = x
-        for i, layer in enumerate(params):
-            z = a @ layer["w"].T + layer["b"]
-            last = i == len(params) - 1
-            a = z if (last and net.loss == "softmax_ce") else jnp.tanh(z)
-        return a
+        return architecture.apply(layers(net), _flat(params), x, xp=jnp)
     return forward(params, x, products, key, net)[0][-1]
 
 
@@ -252,8 +255,12 @@ def _r_terms(state, new_params, aux, lr, m):
     return rows, cols, terms
 
 
-def make_step(net: NetConfig, products: Products, optimizer, lr: float):
-    """One (eps, gamma)-training iteration: (state, (key, x, targets)) -> (state, log)."""
+def make_step(net: NetConfig, products: Products, lr: float):
+    """One (eps, gamma)-training iteration: (state, (key, x, targets)) -> (state, log).
+
+    The update is plain SGD (the paper's eqs. (2)-(3)); R_W's implicit storage assumes it.
+    """
+    optimizer = optax.sgd(lr)
 
     def step(state, batch):
         key, x, targets = batch
@@ -296,14 +303,26 @@ def _one_hot(y, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=float)[np.asarray(y)]
 
 
-def _flat(x) -> np.ndarray:
+def _examples(x) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     return x.reshape(x.shape[0], -1)
 
 
-def _resumable(state: dict) -> dict:
-    """What a checkpoint keeps: parameters, optimiser state and the implicit-storage records."""
-    return {k: state[k] for k in ("params", "opt", "rows", "cols")}
+@functools.lru_cache(maxsize=32)
+def _compiled(net: NetConfig, source, lr: float):
+    """The jitted training chunk and test-set scorers for an estimator or a circuit source.
+
+    Cached, so that the seeds and rows of a table compile once instead of once per run; test
+    inputs are arguments, not constants baked into the compiled code.
+    """
+    products = (
+        estimator_products(source) if isinstance(source, Estimator) else (circuit_products(source))
+    )
+    step = make_step(net, products, lr)
+    chunk = jax.jit(lambda state, batch: jax.lax.scan(step, state, batch))
+    exact = jax.jit(lambda params, x: predict_scores(params, x, net))
+    noisy = jax.jit(lambda params, x, key: predict_scores(params, x, net, products, key))
+    return chunk, exact, noisy
 
 
 def train(
@@ -330,24 +349,15 @@ def train(
     ``resume=True`` continues from the checkpoint.
     """
     estimator = estimator or Estimator()
-    x_train, x_test = _flat(x_train), None if x_test is None else _flat(x_test)
+    x_train, x_test = _examples(x_train), None if x_test is None else _examples(x_test)
     classes = net.sizes[-1]
     if x_train.shape[1] != net.sizes[0]:
         raise ValueError(f"inputs have {x_train.shape[1]} features, the net expects {net.sizes[0]}")
     targets = _one_hot(y_train, classes)
-    products = circuit_products(circuit) if circuit is not None else estimator_products(estimator)
-    optimizer = optax.sgd(config.lr)
+    chunk, exact, noisy = _compiled(net, estimator if circuit is None else circuit, config.lr)
     key = jax.random.key(config.seed)
     k_init, k_train = jax.random.split(key)
-    state = init(k_init, net)
-    state = {
-        "params": state["params"],
-        "opt": optimizer.init(state["params"]),
-        "rows": state["rows"],
-        "cols": state["cols"],
-    }
-    step_fn = make_step(net, products, optimizer, config.lr)
-    chunk = jax.jit(lambda s, b: jax.lax.scan(step_fn, s, b))
+    state = initial_state(k_init, net, config.lr)
     history, start = History(), 0
     run_dir = Path(run_dir) if run_dir is not None else None
     # Batches and keys are fixed by the whole setup, so only the same setup can be resumed.
@@ -362,20 +372,20 @@ def train(
         )
     )
     if resume and run_dir is not None and (run_dir / CHECKPOINT).is_file():
-        saved, meta = load_checkpoint(run_dir / CHECKPOINT, _resumable(state))
+        state, meta = load_checkpoint(run_dir / CHECKPOINT, state)
         if meta["setup"] != setup:
             raise ValueError(
                 f"{run_dir / CHECKPOINT} was written by another setup ({meta['setup']}); "
                 "resume with the same options or use a new run directory"
             )
-        state = {**state, **saved}
         history = History(step=meta["history"]["step"], evals=meta["history"]["evals"])
         start = len(history.step["loss"])
         if verbose:
             print(f"resuming at iteration {start}", file=sys.stderr)
     order = _batches(len(x_train), config.steps, config.batch, config.seed)
     keys = jax.random.split(k_train, config.steps)
-    evaluate = _evaluator(net, products, x_test, y_test, estimator, circuit)
+    noisy_eval = circuit is not None or not estimator.noiseless
+    evaluate = _evaluator(exact, noisy if noisy_eval else None, x_test, y_test)
     t0 = time.perf_counter()
     while start < config.steps:
         stop = min(config.steps, start + config.eval_every)
@@ -398,7 +408,7 @@ def train(
             run_dir.mkdir(parents=True, exist_ok=True)
             save_checkpoint(
                 run_dir / CHECKPOINT,
-                _resumable(state),
+                state,
                 {"setup": setup, "history": history.to_dict()},
             )
             summary = {**setup, "history": history.to_dict()}
@@ -406,20 +416,17 @@ def train(
     return state["params"], history
 
 
-def _evaluator(net, products, x_test, y_test, estimator, circuit):
+def _evaluator(exact, noisy, x_test, y_test):
+    """Test accuracy noise-free and, when ``noisy`` is given, with the run's estimates."""
     if x_test is None:
         return lambda params, key: {}
     x = jnp.asarray(x_test)
     y = np.asarray(y_test)
-    exact = jax.jit(lambda p: predict_scores(p, x, net))
-    noisy = None
-    if circuit is not None or not estimator.noiseless:
-        noisy = jax.jit(lambda p, k: predict_scores(p, x, net, products, k))
 
     def evaluate(params, key):
-        out = {"test_acc": float(np.mean(np.argmax(np.asarray(exact(params)), 1) == y))}
+        out = {"test_acc": float(np.mean(np.argmax(np.asarray(exact(params, x)), 1) == y))}
         if noisy is not None:
-            pred = np.argmax(np.asarray(noisy(params, key)), 1)
+            pred = np.argmax(np.asarray(noisy(params, x, key)), 1)
             out["test_acc_noisy"] = float(np.mean(pred == y))
         else:
             out["test_acc_noisy"] = out["test_acc"]
@@ -433,14 +440,15 @@ def _evaluator(net, products, x_test, y_test, estimator, circuit):
 # --------------------------------------------------------------------------- export and plots
 
 
-def architecture(net: NetConfig) -> list[dict]:
+def layers(net: NetConfig) -> list[dict]:
     """The network as ``hybrid.architecture`` layers: dense + tanh (last tanh dropped for CE)."""
-    layers: list[dict] = []
-    for i, units in enumerate(net.sizes[1:]):
-        layers.append({"type": "dense", "units": int(units)})
-        if i < len(net.sizes) - 2 or net.loss == "mse":
-            layers.append({"type": net.activation})
-    return layers
+    stack = architecture.mlp(net.sizes[1:-1], net.sizes[-1], net.activation)
+    return [*stack, {"type": net.activation}] if net.loss == "mse" else stack
+
+
+def _flat(params) -> list:
+    """[W_1^T, b_1, W_2^T, ...]: the parameter order of ``hybrid.architecture``."""
+    return [a for layer in params for a in (layer["w"].T, layer["b"])]
 
 
 def export(
@@ -454,24 +462,19 @@ def export(
     extra: dict | None = None,
 ) -> Path:
     """Save the trained weights as a "network" run the NumPy classifier evaluates noise-free."""
-    from hybrid.export import save_run
+    from hybrid.export import save_network
 
-    arrays = {}
-    for i, layer in enumerate(params):
-        arrays[f"w{2 * i}"] = np.asarray(layer["w"]).T  # (fan_in, units), as architecture.py
-        arrays[f"w{2 * i + 1}"] = np.asarray(layer["b"])
-    spec = {
-        "kind": "network",
-        "preprocessing": preprocessing,
-        "class_names": [str(c) for c in class_names],
-        "architecture": {
-            "layers": architecture(net),
-            "input_shape": list(input_shape or [net.sizes[0]]),
-        },
-        "trainer": "ripe",
+    weights = np.concatenate([np.ravel(np.asarray(a)) for a in _flat(params)])
+    return save_network(
+        run_dir,
+        layers(net),
+        list(input_shape or [net.sizes[0]]),
+        weights,
+        preprocessing=preprocessing,
+        class_names=[str(c) for c in class_names],
+        trainer="ripe",
         **(extra or {}),
-    }
-    return save_run(run_dir, arrays, spec)
+    )
 
 
 def plot_history(history: History | dict, path) -> Path | None:

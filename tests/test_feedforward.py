@@ -8,7 +8,6 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from hybrid import data, feedforward
@@ -78,10 +77,8 @@ def test_r_terms_match_explicit_implicit_storage():
     """Run 3 steps; rebuild X^[t,l,j] column by column and compare R_a, R_delta, R_W."""
     net = feedforward.NetConfig((4, 6, 3))
     lr, m = 0.3, 5
-    state = feedforward.init(jax.random.key(2), net)
-    optimizer = optax.sgd(lr)
-    state = {**state, "opt": optimizer.init(state["params"])}
-    step = jax.jit(feedforward.make_step(net, EXACT, optimizer, lr))
+    state = feedforward.initial_state(jax.random.key(2), net, lr)
+    step = jax.jit(feedforward.make_step(net, EXACT, lr))
     # Stored vectors per row j (and column i) of each W^l: W_0's row (column), then updates.
     rows = [
         [[np.asarray(layer["w"][j])] for j in range(layer["w"].shape[0])]

@@ -1,0 +1,42 @@
+"""Resumable result tables for the reproduction scripts.
+
+A table is a JSON file with ``rows``; each row records the settings it was trained with, so a
+rerun skips a row only when one with the same settings is already there, and rows of a smoke
+test with other settings can never pass for rows of the full reproduction. Every invocation's
+command is kept in ``commands``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+from hybrid.export import atomic_write
+
+
+def open_table(path: str | Path, **header) -> dict:
+    """The table at ``path`` (its rows kept, this command added), or a new one with ``header``."""
+    path = Path(path)
+    table = json.loads(path.read_text()) if path.is_file() else {**header, "rows": []}
+    old = table.pop("command", None)  # tables written before commands were kept as a list
+    table["commands"] = [*table.get("commands", [old] if old else []), command()]
+    table["machine"] = platform.platform()
+    return table
+
+
+def has_row(table: dict, **settings) -> bool:
+    """Whether a row with exactly these settings (every key given) is already in the table."""
+    settings = json.loads(json.dumps(settings))  # tuples as lists, as the file holds them
+    return any(all(row.get(k) == v for k, v in settings.items()) for row in table["rows"])
+
+
+def save_table(path: str | Path, table: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(table, indent=2).encode())
+
+
+def command() -> str:
+    return " ".join(["python", *sys.argv])
