@@ -40,7 +40,7 @@ if not (Path(args.out) / export.SPEC).is_file():  # step 1
             epochs=args.epochs, batch_size=16, learning_rate=0.05, schedule="cosine"
         ),
     )
-model, params = hardware.load_quantum_train(args.out, args.simulator)  # mapping from model.json
+model, params = quantum_train.load(args.out, args.simulator)  # mapping from model.json
 
 profile = devices.get(args.device)  # step 2
 shots = args.shots_multiple * 2**model.n_qubits
@@ -49,6 +49,6 @@ print(json.dumps(hardware.report(args.out, profile), indent=2))
 
 test = data.load("iris", "test")  # step 3
 analytic = training.accuracy(model.apply, params, test.x, test.y)
-device_model = hardware.on_device(model, profile)
+device_model = quantum_train.on_device(model, profile)
 measured = training.accuracy(device_model.apply, params, test.x, test.y)
 print(f"test accuracy: analytic {analytic:.4f}, {args.device} with {shots} shots {measured:.4f}")

@@ -1,7 +1,9 @@
-"""The ``hybrid`` command line: train, predict, list devices.
+"""The ``hybrid`` command line: train, predict, study, report.
 
-Heavy modules (jax, pennylane) are imported inside the commands that need them, so that
-``hybrid predict`` runs with the NumPy classifier alone.
+The parsers below import nothing but argparse; each command names its handler as
+``"module:function"`` and the module is imported only when that command runs. So ``--help``
+answers at once and ``hybrid predict`` runs on NumPy alone, and no algorithm module imports the
+command line (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-# Modules that add their own subcommands: (module, where) with where "train" or "top".
-EXTENSIONS = (
-    ("hybrid.data", "top"),
-    ("hybrid.feedforward", "train"),
-    ("hybrid.ntk", "top"),
-    ("hybrid.hardware", "top"),
-)
+# Choices the library defines; tests/test_cli.py checks they equal the library's own constants.
+ESTIMATORS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
+NORMS = ("exact", "approx")
+LOSSES = ("mse", "softmax_ce")
+INITS = ("standard", "low_rank")
+MNIST_SOURCES = ("auto", "tfds", "idx", "sample")
+RESOURCE_MODELS = ("mnist-qt", "iris-qt", "ripe-784", "qsvt")
 
 
 def _train_config(args):
@@ -92,6 +94,17 @@ def _devices(args) -> int:
     return 0
 
 
+def _resources(args) -> int:
+    from hybrid import hardware
+
+    out = hardware.report(args.target, args.device)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.write and Path(args.target).is_dir():
+        (Path(args.target) / f"resources-{out['device']}.json").write_text(text + "\n")
+    return 0
+
+
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -102,13 +115,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="hybrid", description=__doc__.splitlines()[0])
-    commands = root.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser("train", help="train a model and export it").add_subparsers(
-        dest="model", required=True
-    )
+def _add_quantum_train(train) -> None:
     qt = train.add_parser("quantum-train", help="Quantum-Train (Liu et al., arXiv:2402.16465)")
     qt.add_argument("--dataset", default="mnist", help="mnist, iris, or a .npz/.csv path")
     qt.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
@@ -123,6 +130,118 @@ def parser() -> argparse.ArgumentParser:
     _add_training_options(qt)
     qt.set_defaults(func=_quantum_train)
 
+
+def _add_ripe(train) -> None:
+    p = train.add_parser("ripe", help="(eps, gamma)-feedforward network (arXiv:1812.03089)")
+    p.add_argument("--dataset", default="iris", help="iris, mnist, or a .npz/.csv path")
+    p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
+    p.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
+    p.add_argument("--hidden", type=int, nargs="*", default=[10], help="hidden widths")
+    p.add_argument("--estimator", default="ripe", choices=[*ESTIMATORS, "circuit"])
+    p.add_argument("--eps", type=float, default=0.1)
+    p.add_argument("--gamma", type=float, default=0.05)
+    p.add_argument("--shots", type=int, help="shots (estimator shots, or circuit mode)")
+    p.add_argument("--norms", default="exact", choices=NORMS)
+    p.add_argument("--device", default="lightning.qubit", help="profile for --estimator circuit")
+    p.add_argument("--loss", default="mse", choices=LOSSES)
+    p.add_argument("--init", default="standard", choices=INITS)
+    p.add_argument("--rank", type=int, default=6)
+    p.add_argument("--steps", type=int, default=1200, help="iterations T")
+    p.add_argument("--batch", type=int, default=10, help="mini-batch size M")
+    p.add_argument("--lr", type=float, default=0.07, help="learning rate eta")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--out", default="runs/ripe", help="run directory")
+    p.add_argument("--resume", action="store_true")
+    p.set_defaults(func="hybrid.feedforward:_cli")
+
+
+def _add_ntk(commands) -> None:
+    ntk = commands.add_parser("ntk", help="quantum NTK training (Zlokapa et al., 2107.09200)")
+    sub = ntk.add_subparsers(dest="ntk_command", required=True)
+
+    def data_options(p):
+        p.add_argument("--dataset", default="mnist")
+        p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx, sample")
+        p.add_argument("--classes", type=int, nargs=2, help="two labels (fc: 8 9, cnn: 1 0)")
+        p.add_argument("--seed", type=int, default=0)
+
+    s = sub.add_parser("study", help="exact/sparsified/diagonal NTK, kappa, measurements vs n")
+    s.add_argument("--arch", choices=("fc", "cnn"), default="fc")
+    s.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
+    s.add_argument("--trials", type=int, default=5)
+    s.add_argument("--test-size", type=int, default=256)
+    s.add_argument("--bootstraps", type=int, default=3, help="sparsity patterns per trial")
+    s.add_argument("--no-finite", action="store_true", help="skip the finite network")
+    s.add_argument("--finite-trials", type=int, help="trials with a finite net (fc 5, cnn 1)")
+    s.add_argument("--finite-epochs", type=int, help="default fc 100, cnn 20")
+    s.add_argument("--finite-lr", type=float, help="SGD learning rate (fc 4.0, cnn 1.0)")
+    s.add_argument("--cnn-stage-depth", type=int, default=3)
+    s.add_argument("--cnn-width", type=int, default=32)
+    s.add_argument(
+        "--estimators",
+        nargs="*",
+        default=[],
+        help="FC kernels from estimated inner products, e.g. ripe@0.1 shots:1000",
+    )
+    s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
+    s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
+    data_options(s)
+    s.set_defaults(func="hybrid.ntk_study:_cmd_study")
+
+    t = sub.add_parser("train", help="train the FC NTK classifier and export it (NumPy runnable)")
+    t.add_argument("--n", type=int, default=512, help="balanced training set size")
+    t.add_argument("--approx", choices=("exact", "sparse", "diag"), default="exact")
+    t.add_argument("--out", default="runs/ntk-fc")
+    data_options(t)
+    t.set_defaults(func="hybrid.ntk_study:_cmd_train", classes=[8, 9])
+
+    q = sub.add_parser("qsvt", help="solve a small sparsified NTK system with QSVT")
+    q.add_argument("--n", type=int, default=16, help="training points (a power of two <= 16)")
+    q.add_argument(
+        "--eps", type=float, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
+    )
+    q.add_argument("--device", default="lightning.qubit")
+    q.add_argument(
+        "--depths", type=int, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
+    )
+    q.add_argument("--out", help="also write the JSON report (with its command) to this file")
+    data_options(q)
+    q.set_defaults(func="hybrid.ntk_study:_cmd_qsvt")
+
+
+def _add_data(commands) -> None:
+    p = commands.add_parser("data", help="load a data set and summarise it")
+    p.add_argument("name", help="mnist, iris, or a path to an .npz/.csv file")
+    p.add_argument("--split", default="train", choices=["train", "test"])
+    p.add_argument("--source", default="auto", choices=MNIST_SOURCES)
+    p.add_argument("--data-dir", help="MNIST IDX directory (default: $HYBRID_DATA_DIR)")
+    p.add_argument("--classes", nargs="+", help="keep these classes, e.g. --classes 8 9")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--seed", type=int, default=0, help="80/20 split of user files")
+    p.set_defaults(func="hybrid.data:_describe")
+
+
+def _add_resources(commands) -> None:
+    p = commands.add_parser(
+        "resources", help="qubits, native gates, depth, shots and QPU cost of a model on a device"
+    )
+    p.add_argument("target", help=f"a run directory or one of {', '.join(RESOURCE_MODELS)}")
+    p.add_argument("--device", default="qiskit.aer-noisy", help="device profile name or .toml")
+    p.add_argument("--write", action="store_true", help="save the report in RUN_DIR")
+    p.set_defaults(func=_resources)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="hybrid", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model and export it").add_subparsers(
+        dest="model", required=True
+    )
+    _add_quantum_train(train)
+    _add_ripe(train)
+
     predict = commands.add_parser("predict", help="predict with an exported run (NumPy only)")
     predict.add_argument("run_dir")
     predict.add_argument("--data", required=True, help="a .npy of raw inputs, or a data set")
@@ -132,16 +251,24 @@ def parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_predict)
 
     commands.add_parser("devices", help="list device profiles").set_defaults(func=_devices)
-
-    for module, where in EXTENSIONS:
-        importlib.import_module(module).add_cli(train if where == "train" else commands)
+    _add_data(commands)
+    _add_ntk(commands)
+    _add_resources(commands)
     return root
+
+
+def handler(args: argparse.Namespace):
+    """The function that runs ``args``' command: a function here, or ``"module:function"``."""
+    if callable(args.func):
+        return args.func
+    module, name = args.func.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        return handler(args)(args)
     except KeyboardInterrupt:
         print("\ninterrupted: the last checkpoint is kept; rerun with --resume", file=sys.stderr)
         return 130

@@ -590,16 +590,3 @@ def _describe(args) -> int:
         f"input_shape={ds.preprocessing['input_shape']}"
     )
     return 0
-
-
-def add_cli(subparsers) -> None:
-    """Register ``hybrid data NAME``: load a split and print what a model would be given."""
-    p = subparsers.add_parser("data", help="load a data set and summarise it")
-    p.add_argument("name", help="mnist, iris, or a path to an .npz/.csv file")
-    p.add_argument("--split", default="train", choices=["train", "test"])
-    p.add_argument("--source", default="auto", choices=list(MNIST_SOURCES))
-    p.add_argument("--data-dir", help=f"MNIST IDX directory (default: ${DATA_DIR_ENV})")
-    p.add_argument("--classes", nargs="+", help="keep these classes, e.g. --classes 8 9")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--seed", type=int, default=0, help="80/20 split of user files")
-    p.set_defaults(func=_describe)

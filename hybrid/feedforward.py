@@ -588,29 +588,3 @@ def run(args: argparse.Namespace) -> dict:
 def _cli(args) -> int:
     print(json.dumps(run(args), indent=2))
     return 0
-
-
-def add_cli(subparsers) -> None:
-    """Register ``ripe`` on the ``hybrid train`` subparsers (sets ``func``)."""
-    p = subparsers.add_parser("ripe", help="(eps, gamma)-feedforward network (arXiv:1812.03089)")
-    p.add_argument("--dataset", default="iris", help="iris, mnist, or a .npz/.csv path")
-    p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
-    p.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
-    p.add_argument("--hidden", type=int, nargs="*", default=[10], help="hidden widths")
-    p.add_argument("--estimator", default="ripe", choices=[*estimators.KINDS, "circuit"])
-    p.add_argument("--eps", type=float, default=0.1)
-    p.add_argument("--gamma", type=float, default=0.05)
-    p.add_argument("--shots", type=int, help="shots (estimator shots, or circuit mode)")
-    p.add_argument("--norms", default="exact", choices=estimators.NORMS)
-    p.add_argument("--device", default="lightning.qubit", help="profile for --estimator circuit")
-    p.add_argument("--loss", default="mse", choices=LOSSES)
-    p.add_argument("--init", default="standard", choices=INITS)
-    p.add_argument("--rank", type=int, default=6)
-    p.add_argument("--steps", type=int, default=1200, help="iterations T")
-    p.add_argument("--batch", type=int, default=10, help="mini-batch size M")
-    p.add_argument("--lr", type=float, default=0.07, help="learning rate eta")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--out", default="runs/ripe", help="run directory")
-    p.add_argument("--resume", action="store_true")
-    p.set_defaults(func=_cli)

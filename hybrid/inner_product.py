@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pennylane as qml
 
-from hybrid import devices
+from hybrid import devices, resources
 from hybrid.devices import Profile
 
 
@@ -132,3 +132,26 @@ def inner_products(
 ) -> np.ndarray:
     """One-off convenience: <x_b, y_b> for each pair of rows, measured on ``profile``."""
     return CircuitInnerProducts(profile, shots=shots, seed=seed)(x, y)
+
+
+def tape(d: int, seed: int = 0) -> qml.tape.QuantumScript:
+    """The Hadamard-test circuit for one random pair of length-d vectors (resource reports)."""
+    rng = np.random.default_rng(seed)
+    x, y = validate(rng.random(d), rng.random(d))
+    states, _ = encode(x, y)
+    ops = [qml.StatePrep(states[0], wires=range(n_qubits(d))), qml.Hadamard(0)]
+    return qml.tape.QuantumScript(ops, [qml.expval(qml.PauliZ(0))])
+
+
+def resources_report(profile: Profile, d: int, eps: float = 0.01) -> dict:
+    """Resources of one inner product of length-d vectors (Hadamard test, StatePrep included)."""
+    circuit = resources.circuit_resources(profile, tape(d), n_qubits(d))
+    shots = resources.shots_for_error(eps)
+    return {
+        "model": "inner-product",
+        "device": profile.name,
+        "d": d,
+        "circuit": circuit,
+        "shots_for_eps": {"eps_relative_to_norms": eps, "shots": shots},
+        "per_inner_product": resources.price(profile, 1, shots, circuit.get("duration_s")),
+    }

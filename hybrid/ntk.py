@@ -47,7 +47,6 @@ from hybrid.ntk_numpy import (
 
 __all__ = [
     "FCKernel",
-    "add_cli",
     "Network",
     "coefficient_of_nonlinearity",
     "depth_for",
@@ -385,10 +384,3 @@ def empirical_ntk(
             for c0, c1, jb in cached if keep else jacobians(x2):
                 out[r0:r1, c0:c1] = np.asarray(ja @ jb.T)
     return out
-
-
-def add_cli(subparsers) -> None:
-    """Register ``hybrid ntk {study,train,qsvt}`` (defined in ``hybrid.ntk_study``)."""
-    from hybrid import ntk_study
-
-    ntk_study.add_cli(subparsers)

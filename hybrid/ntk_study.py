@@ -596,11 +596,63 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def qsvt_demo(
+    n: int = 16,
+    eps: float = 1e-2,
+    device: str = "lightning.qubit",
+    source: str = "auto",
+    seed: int = 0,
+    depths: tuple = (None, 10),
+    classes: tuple = (8, 9),
+    dataset: str = "mnist",
+) -> dict:
+    """QSVT solve of K~ x = y for a sparsified FC NTK of n balanced training points of two
+    classes (MNIST 8 vs 9 by default), preprocessed as the study does.
+
+    ``depths``: hidden layers of the NTK; None is the reference's depth (0.1 L_conv), at which
+    K~ is nearly diagonal (kappa ~ 1); a shallower kernel gives a less trivial system. A depth
+    whose system is out of reach (polynomial degree beyond ``qsvt.MAX_DEGREE``) is reported with its
+    kappa and the reason instead of a result. Returns one entry per depth: ``depth`` is the
+    NTK's, ``circuit_depth`` the QSVT circuit's.
+    """
+    from hybrid import ntk, qsvt, sparsify
+
+    cfg = StudyConfig(classes=tuple(classes), dataset=dataset, source=source, seed=seed)
+    _, x_all, y_all = load_split(cfg, "train")
+    rng = np.random.default_rng([seed, n])
+    idx = balanced_indices(y_all, n, rng)
+    (x,), _, _ = standardize(x_all[idx])
+    y = 2.0 * y_all[idx] - 1
+    pattern = sparsify.sparsity_pattern(y, rng)
+    mu = ntk.coefficient_of_nonlinearity()
+    out = []
+    for depth in depths:
+        depth = ntk.depth_for(n, ntk.min_separation(x), mu) if depth is None else depth
+        _, kernel = ntk.fc_kernel(x, None, ntk.FCKernel(depth=depth))
+        sparse = sparsify.sparsify_unbiased(kernel, pattern)
+        entry = {"depth": depth, "sparsity": sparsify.row_sparsity(sparse)}
+        try:
+            result = qsvt.solve(sparse, y, eps=eps, device=device)
+        except ValueError as err:
+            out.append(entry | {"kappa": sparsify.condition_number(sparse), "skipped": str(err)})
+            continue
+        result.pop("x_quantum")
+        result.pop("x_classical_normalized")
+        result["circuit_depth"] = result.pop("depth")
+        out.append(entry | result)
+    return {
+        "dataset": dataset,
+        "classes": list(classes),
+        "seed": seed,
+        "eps": eps,
+        "results": out,
+    }
+
+
 def _cmd_qsvt(args) -> int:
     import json
     import os
 
-    from hybrid import qsvt
     from hybrid.data import DATA_DIR_ENV
     from hybrid.export import atomic_write
 
@@ -617,7 +669,7 @@ def _cmd_qsvt(args) -> int:
         "command": command,
         DATA_DIR_ENV: os.environ.get(DATA_DIR_ENV),
         "runs": [
-            qsvt.mnist_demo(
+            qsvt_demo(
                 n=args.n,
                 eps=eps,
                 device=args.device,
@@ -635,58 +687,3 @@ def _cmd_qsvt(args) -> int:
         atomic_write(args.out, (text + "\n").encode())
     print(text)
     return 0
-
-
-def add_cli(subparsers) -> None:
-    """Register ``hybrid ntk {study,train,qsvt}`` on an argparse subparsers object."""
-    ntk = subparsers.add_parser("ntk", help="quantum NTK training (Zlokapa et al., 2107.09200)")
-    sub = ntk.add_subparsers(dest="ntk_command", required=True)
-
-    def data_options(p):
-        p.add_argument("--dataset", default="mnist")
-        p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx, sample")
-        p.add_argument("--classes", type=int, nargs=2, help="two labels (fc: 8 9, cnn: 1 0)")
-        p.add_argument("--seed", type=int, default=0)
-
-    s = sub.add_parser("study", help="exact/sparsified/diagonal NTK, kappa, measurements vs n")
-    s.add_argument("--arch", choices=("fc", "cnn"), default="fc")
-    s.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
-    s.add_argument("--trials", type=int, default=5)
-    s.add_argument("--test-size", type=int, default=256)
-    s.add_argument("--bootstraps", type=int, default=3, help="sparsity patterns per trial")
-    s.add_argument("--no-finite", action="store_true", help="skip the finite network")
-    s.add_argument("--finite-trials", type=int, help="trials with a finite net (fc 5, cnn 1)")
-    s.add_argument("--finite-epochs", type=int, help="default fc 100, cnn 20")
-    s.add_argument("--finite-lr", type=float, help="SGD learning rate (fc 4.0, cnn 1.0)")
-    s.add_argument("--cnn-stage-depth", type=int, default=3)
-    s.add_argument("--cnn-width", type=int, default=32)
-    s.add_argument(
-        "--estimators",
-        nargs="*",
-        default=[],
-        help="FC kernels from estimated inner products, e.g. ripe@0.1 shots:1000",
-    )
-    s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
-    s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
-    data_options(s)
-    s.set_defaults(func=_cmd_study)
-
-    t = sub.add_parser("train", help="train the FC NTK classifier and export it (NumPy runnable)")
-    t.add_argument("--n", type=int, default=512, help="balanced training set size")
-    t.add_argument("--approx", choices=("exact", "sparse", "diag"), default="exact")
-    t.add_argument("--out", default="runs/ntk-fc")
-    data_options(t)
-    t.set_defaults(func=_cmd_train, classes=[8, 9])
-
-    q = sub.add_parser("qsvt", help="solve a small sparsified NTK system with QSVT")
-    q.add_argument("--n", type=int, default=16, help="training points (a power of two <= 16)")
-    q.add_argument(
-        "--eps", type=float, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
-    )
-    q.add_argument("--device", default="lightning.qubit")
-    q.add_argument(
-        "--depths", type=int, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
-    )
-    q.add_argument("--out", help="also write the JSON report (with its command) to this file")
-    data_options(q)
-    q.set_defaults(func=_cmd_qsvt)

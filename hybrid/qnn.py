@@ -1,7 +1,8 @@
-"""The Quantum-Train QNN: L blocks of RY rotations and a CNOT ring, read out as 2^n probabilities.
+"""The Quantum-Train QNN: L blocks of an ansatz (``hybrid.ansatz``), read out as 2^n probabilities.
 
-``probabilities(n_qubits, depth, profile)`` returns a JAX function ``angles (L, n) -> p (2^n,)``
-that ``jax.grad`` and ``jax.jit`` go through, with the gradient method the profile names:
+``probabilities(n_qubits, depth, profile, ansatz)`` returns a JAX function ``angles -> p (2^n,)``
+(angles of shape ``ansatz.shape(n, L)``) that ``jax.grad`` and ``jax.jit`` go through, with the
+gradient method the profile names:
 
 - ``backprop`` (default.qubit): a one-block QNode (state in, state out) scanned over the blocks,
   so XLA compiles one block instead of L unrolled ones (46 s -> 3 s to compile the gradient at
@@ -23,42 +24,39 @@ import numpy as np
 import pennylane as qml
 import scipy.sparse as sp
 
+from hybrid import ansatz as ansatze
 from hybrid import devices
+from hybrid.ansatz import Ansatz
 from hybrid.devices import Profile
 
 ProbsFn = Callable[[jax.Array], jax.Array]
 
 
-def block(angles, wires) -> None:
-    """One QNN block: RY on every wire, then CNOTs in a ring (i -> i+1 mod n)."""
-    n = len(wires)
-    for q, wire in enumerate(wires):
-        qml.RY(angles[q], wires=wire)
-    if n > 1:
-        for q in range(n if n > 2 else 1):
-            qml.CNOT(wires=[wires[q], wires[(q + 1) % n]])
+def n_angles(n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot") -> int:
+    rows, cols = ansatze.get(ansatz).shape(n_qubits, depth)
+    return rows * cols
 
 
-def circuit(angles, wires) -> None:
-    """All L blocks; ``angles`` has shape (L, n)."""
-    for layer in angles:
-        block(layer, wires)
-
-
-def n_angles(n_qubits: int, depth: int) -> int:
-    return n_qubits * depth
+def tape(
+    n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot", seed: int = 0
+) -> qml.tape.QuantumScript:
+    """The QNN circuit with random angles, measuring all probabilities (resource reports)."""
+    spec = ansatze.get(ansatz)
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, spec.shape(n_qubits, depth))
+    ops = qml.tape.make_qscript(spec.circuit)(angles, list(range(n_qubits))).operations
+    return qml.tape.QuantumScript(ops, [qml.probs(wires=range(n_qubits))])
 
 
 def _float():
     return jnp.result_type(float)
 
 
-def _backprop(n_qubits: int, profile: Profile) -> ProbsFn:
+def _backprop(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
     wires = list(range(n_qubits))
     qnode_block = qml.QNode(
         lambda state, angles: (
             qml.StatePrep(state, wires=wires, validate_norm=False),
-            block(angles, wires),
+            ansatz.block(angles, wires),
             qml.state(),
         )[-1],
         devices.make(profile, n_qubits),
@@ -74,23 +72,23 @@ def _backprop(n_qubits: int, profile: Profile) -> ProbsFn:
     return probs
 
 
-def _adjoint(n_qubits: int, profile: Profile) -> ProbsFn:
+def _adjoint(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
     device = devices.make(profile, n_qubits)
     wires = list(range(n_qubits))
     config = device.setup_execution_config(qml.devices.ExecutionConfig(gradient_method="adjoint"))
 
-    def tape(angles, measurement):
-        ops = qml.tape.make_qscript(circuit)(np.asarray(angles, dtype=float), wires).operations
+    def script(angles, measurement):
+        ops = qml.tape.make_qscript(ansatz.circuit)(np.asarray(angles, float), wires).operations
         return qml.tape.QuantumScript(ops, [measurement], trainable_params=list(range(angles.size)))
 
     def host_probs(angles):
-        p = device.execute(tape(angles, qml.probs(wires=wires)))
+        p = device.execute(script(angles, qml.probs(wires=wires)))
         return np.asarray(p, dtype=angles.dtype)
 
     def host_vjp(angles, cotangent):
         diag = sp.csr_matrix(sp.diags(np.asarray(cotangent, dtype=float)))
         observable = qml.SparseHamiltonian(diag, wires=wires)
-        grad = device.compute_derivatives(tape(angles, qml.expval(observable)), config)
+        grad = device.compute_derivatives(script(angles, qml.expval(observable)), config)
         return np.asarray(grad, dtype=angles.dtype).reshape(angles.shape)
 
     @jax.custom_vjp
@@ -109,10 +107,10 @@ def _adjoint(n_qubits: int, profile: Profile) -> ProbsFn:
     return probs
 
 
-def _qnode(n_qubits: int, profile: Profile) -> ProbsFn:
+def _qnode(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
     wires = list(range(n_qubits))
     qnode = qml.QNode(
-        lambda angles: (circuit(angles, wires), qml.probs(wires=wires))[-1],
+        lambda angles: (ansatz.circuit(angles, wires), qml.probs(wires=wires))[-1],
         devices.make(profile, n_qubits),
         interface="jax",
         diff_method=profile.gradient,
@@ -122,13 +120,18 @@ def _qnode(n_qubits: int, profile: Profile) -> ProbsFn:
     return lambda angles: jnp.asarray(qnode(angles), dtype=angles.dtype)
 
 
-def probabilities(n_qubits: int, depth: int, profile: Profile | str = "auto") -> ProbsFn:
-    """``angles (depth, n_qubits) -> probabilities (2^n_qubits,)``, differentiable by JAX."""
+def probabilities(
+    n_qubits: int,
+    depth: int,
+    profile: Profile | str = "auto",
+    ansatz: str | Ansatz = "ry-cnot",
+) -> ProbsFn:
+    """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX."""
     if n_qubits < 1 or depth < 1:
         raise ValueError(f"need n_qubits >= 1 and depth >= 1, got {n_qubits}, {depth}")
-    profile = devices.get(profile)
+    profile, spec = devices.get(profile), ansatze.get(ansatz)
     if profile.gradient == "backprop":
-        return _backprop(n_qubits, profile)
+        return _backprop(n_qubits, profile, spec)
     if profile.gradient == "adjoint":
-        return _adjoint(n_qubits, profile)
-    return _qnode(n_qubits, profile)
+        return _adjoint(n_qubits, profile, spec)
+    return _qnode(n_qubits, profile, spec)

@@ -242,54 +242,12 @@ def sample(a, b, profile, *, eps: float = 1e-2) -> dict:
     }
 
 
-def mnist_demo(
-    n: int = 16,
-    eps: float = 1e-2,
-    device: str = "lightning.qubit",
-    source: str = "auto",
-    seed: int = 0,
-    depths: tuple = (None, 10),
-    classes: tuple = (8, 9),
-    dataset: str = "mnist",
-) -> dict:
-    """QSVT solve of K~ x = y for a sparsified FC NTK of n balanced training points of two
-    classes (MNIST 8 vs 9 by default), preprocessed as ``hybrid.ntk_study`` does.
-
-    ``depths``: hidden layers of the NTK; None is the reference's depth (0.1 L_conv), at which
-    K~ is nearly diagonal (kappa ~ 1); a shallower kernel gives a less trivial system. A depth
-    whose system is out of reach (polynomial degree beyond ``MAX_DEGREE``) is reported with its
-    kappa and the reason instead of a result. Returns one entry per depth: ``depth`` is the
-    NTK's, ``circuit_depth`` the QSVT circuit's.
-    """
-    from hybrid import ntk, ntk_study, sparsify
-
-    cfg = ntk_study.StudyConfig(classes=tuple(classes), dataset=dataset, source=source, seed=seed)
-    _, x_all, y_all = ntk_study.load_split(cfg, "train")
-    rng = np.random.default_rng([seed, n])
-    idx = ntk_study.balanced_indices(y_all, n, rng)
-    (x,), _, _ = ntk_study.standardize(x_all[idx])
-    y = 2.0 * y_all[idx] - 1
-    pattern = sparsify.sparsity_pattern(y, rng)
-    mu = ntk.coefficient_of_nonlinearity()
-    out = []
-    for depth in depths:
-        depth = ntk.depth_for(n, ntk.min_separation(x), mu) if depth is None else depth
-        _, kernel = ntk.fc_kernel(x, None, ntk.FCKernel(depth=depth))
-        sparse = sparsify.sparsify_unbiased(kernel, pattern)
-        entry = {"depth": depth, "sparsity": sparsify.row_sparsity(sparse)}
-        try:
-            result = solve(sparse, y, eps=eps, device=device)
-        except ValueError as err:
-            out.append(entry | {"kappa": sparsify.condition_number(sparse), "skipped": str(err)})
-            continue
-        result.pop("x_quantum")
-        result.pop("x_classical_normalized")
-        result["circuit_depth"] = result.pop("depth")
-        out.append(entry | result)
-    return {
-        "dataset": dataset,
-        "classes": list(classes),
-        "seed": seed,
-        "eps": eps,
-        "results": out,
-    }
+def resources_report(n: int = 4, seed: int = 0) -> dict:
+    """The QSVT linear solve's own resource figures (``solve`` on a random SPD system, lightning
+    level): qubits, polynomial degree, block-encoding queries, gates and depth."""
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(n, n))
+    a = m @ m.T + n * np.eye(n)
+    out = solve(a, rng.normal(size=n))
+    keep = ("n", "qubits", "degree", "block_encoding_queries", "gates", "depth", "gate_types")
+    return {"model": "qsvt", **{k: out[k] for k in keep}, "level": "PennyLane (lightning)"}

@@ -11,10 +11,11 @@ Both models here share one interface, so the training loop and export treat them
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hybrid import architecture, devices, export, qnn, training
+from hybrid import ansatz as ansatze
+from hybrid import architecture, devices, export, qnn, resources, training
 from hybrid.devices import Profile
 
 
@@ -79,6 +81,7 @@ class QuantumTrain(Classical):
 
     depth: int = 10
     profile: Profile | str = "auto"
+    ansatz: str = "ry-cnot"
     mapping_hidden: tuple[int, ...] = (4, 20, 4)
     mapping_activation: str | None = None
     gamma: float = 0.1
@@ -90,6 +93,7 @@ class QuantumTrain(Classical):
         super().__post_init__()
         if self.depth < 1:
             raise ValueError(f"the QNN needs depth >= 1 blocks, got {self.depth}")
+        ansatze.get(self.ansatz)  # fail early on an unknown name
         if self.mapping_activation not in (None, *architecture.ACTIVATIONS):
             raise ValueError(f"mapping_activation must be one of {architecture.ACTIVATIONS}")
 
@@ -109,7 +113,9 @@ class QuantumTrain(Classical):
 
     @cached_property
     def probabilities(self) -> qnn.ProbsFn:
-        return self.probs_fn or qnn.probabilities(self.n_qubits, self.depth, self.profile)
+        return self.probs_fn or qnn.probabilities(
+            self.n_qubits, self.depth, self.profile, self.ansatz
+        )
 
     @cached_property
     def _bits(self) -> np.ndarray:
@@ -117,11 +123,12 @@ class QuantumTrain(Classical):
 
     def n_trainable(self) -> int:
         mapping = architecture.param_count(self.mapping_layers, (self.n_qubits + 1,))
-        return qnn.n_angles(self.n_qubits, self.depth) + mapping
+        return qnn.n_angles(self.n_qubits, self.depth, self.ansatz) + mapping
 
     def init(self, key: jax.Array) -> dict:
         k_angles, k_map = jax.random.split(key)
-        angles = jax.random.uniform(k_angles, (self.depth, self.n_qubits), _float(), 0, 2 * jnp.pi)
+        shape = ansatze.get(self.ansatz).shape(self.n_qubits, self.depth)
+        angles = jax.random.uniform(k_angles, shape, _float(), 0, 2 * jnp.pi)
         seed = int(jax.random.randint(k_map, (), 0, 2**31 - 1))
         mapping = architecture.init_params(
             np.random.default_rng(seed), self.mapping_layers, (self.n_qubits + 1,)
@@ -211,9 +218,7 @@ def run(
                 "device": profile.name,
             }
             if profile.plugin:  # what a QPU would be asked to run
-                from hybrid import hardware
-
-                about["resources"] = hardware.quantum_train_report(
+                about["resources"] = resources_report(
                     profile,
                     model.n_qubits,
                     depth,
@@ -261,3 +266,83 @@ def run(
         training.plot_history({kind: history}, Path(run_dir) / "learning_curve.png")
         report["runs"][kind] = {"run_dir": str(run_dir), **about, **history[-1]}
     return report
+
+
+def resources_report(
+    profile: Profile,
+    n_qubits: int,
+    depth: int,
+    *,
+    n_train: int,
+    batch_size: int,
+    n_test: int | None = None,
+    eval_batch_size: int = 1000,
+    shots: int | None = None,
+) -> dict:
+    """Resources of a Quantum-Train model on ``profile``: its QNN circuit, shots per step and the
+    executions of an epoch (``resources.training_cost``)."""
+    cost = resources.training_cost(
+        profile,
+        qnn.tape(n_qubits, depth),
+        n_train=n_train,
+        batch_size=batch_size,
+        n_test=n_test,
+        eval_batch_size=eval_batch_size,
+        shots=shots,
+    )
+    return {"model": "quantum-train", "n_qubits": n_qubits, "depth": depth, **cost}
+
+
+def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
+    """Resources of an exported Quantum-Train run directory on ``profile``."""
+    spec = json.loads((Path(run_dir) / export.SPEC).read_text())
+    model = spec.get("model", {})
+    if model.get("type") != "quantum-train":
+        raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
+    config = spec.get("training", {})
+    n_train = spec.get("dataset", {}).get("n_train")
+    if n_train is None:
+        raise ValueError(f"{run_dir}/{export.SPEC} records no training-set size (dataset.n_train)")
+    return resources_report(
+        profile,
+        int(model["n_qubits"]),
+        int(model["depth"]),
+        n_train=int(n_train),
+        batch_size=int(config.get("batch_size", 64)),
+        n_test=spec["dataset"].get("n_test"),
+        eval_batch_size=int(config.get("eval_batch_size", 1000)),
+    )
+
+
+def load(
+    run_dir: str | os.PathLike,
+    profile: Profile | str,
+    mapping_hidden: tuple[int, ...] | None = None,
+):
+    """A Quantum-Train run's model on ``profile`` and its trained parameters (from the checkpoint).
+
+    The exported weights suffice for inference; the QNN angles and the mapping model, needed to
+    regenerate the weights from a device's probabilities, live in the run's checkpoint.
+    ``mapping_hidden`` defaults to the one recorded in model.json (runs older than that record
+    used the reference (4, 20, 4)).
+    """
+    run_dir = Path(run_dir)
+    spec = json.loads((run_dir / export.SPEC).read_text())
+    arch, about = spec["architecture"], spec["model"]
+    model = QuantumTrain(
+        tuple(arch["layers"]),
+        tuple(arch["input_shape"]),
+        depth=int(about["depth"]),
+        profile=profile,
+        mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+    )
+    config = training.TrainConfig(**spec.get("training", {}))
+    like = model.init(jax.random.key(config.seed))
+    state = (like, config.make_optimizer(1).init(like))
+    (params, _), _ = training.load_checkpoint(run_dir / training.CHECKPOINT, state)
+    return model, params
+
+
+def on_device(model, profile: Profile | str):
+    """The same Quantum-Train model with its probabilities measured on ``profile``."""
+    return replace(model, profile=devices.get(profile, quiet=True), probs_fn=None)

@@ -527,12 +527,12 @@ assert data.load('mnist').source == 'sample'
 
 
 def test_cli_summary(capsys):
-    import argparse
+    from hybrid import cli
 
-    root = argparse.ArgumentParser()
-    data.add_cli(root.add_subparsers(dest="command"))
-    args = root.parse_args(["data", "iris", "--split", "test", "--classes", "virginica", "0"])
-    assert args.func(args) == 0
+    args = cli.parser().parse_args(
+        ["data", "iris", "--split", "test", "--classes", "virginica", "0"]
+    )
+    assert cli.handler(args)(args) == 0
     out = capsys.readouterr().out
     assert "iris [test] from package: 20 examples" in out
     assert "virginica=10, setosa=10" in out and "standardised=yes" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import jax
@@ -10,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import data, feedforward
+from hybrid import cli, data, feedforward
 from hybrid.classifier import NumpyClassifier
 from hybrid.estimators import Estimator
 from hybrid.inner_product import CircuitInnerProducts
@@ -197,11 +196,10 @@ def test_circuit_mode_trains_through_qnodes(iris):
 
 
 def test_cli_trains_and_exports(tmp_path):
-    parser = argparse.ArgumentParser()
-    feedforward.add_cli(parser.add_subparsers())
     out = tmp_path / "run"
-    args = parser.parse_args(
+    args = cli.parser().parse_args(
         [
+            "train",
             "ripe",
             "--dataset",
             "iris",

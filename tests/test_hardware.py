@@ -8,7 +8,6 @@ for the smallest QNN probability, 8e-4, whose counts are Poisson-like).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 
@@ -17,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import devices, hardware, inner_product, qnn, qsvt
+from hybrid import cli, devices, hardware, inner_product, qnn, qsvt, quantum_train, resources
 
 SHOTS = 4000
 PLUGINS = {"qiskit.aer": "pennylane_qiskit", "braket.local.qubit": "braket.pennylane_plugin"}
@@ -124,7 +123,7 @@ def test_noisy_devices_do_not_share_their_simulator():
     """The plugin sets options on its backend: two devices of one profile get two simulators."""
     pytest.importorskip("qiskit_ibm_runtime")
     profile = _profile("qiskit.aer-noisy")
-    first, second = (hardware._unwrapped(devices.make(profile, 3)).backend for _ in range(2))
+    first, second = (devices.unwrapped(devices.make(profile, 3)).backend for _ in range(2))
     first.set_options(shots=7)
     assert second is not first and second.options.shots != 7
     assert first.options.noise_model is not None
@@ -132,7 +131,7 @@ def test_noisy_devices_do_not_share_their_simulator():
 
 def test_epoch_cost_counts_one_evaluation_per_batch():
     """``training.accuracy`` runs the QNN once per evaluation batch, on train and on test."""
-    report = hardware.quantum_train_report(
+    report = quantum_train.resources_report(
         devices.get("default.qubit"), 3, 1, n_train=2500, batch_size=100, n_test=1000
     )
     assert report["evaluation_executions_per_epoch"] == 3 + 1
@@ -141,12 +140,12 @@ def test_epoch_cost_counts_one_evaluation_per_batch():
 
 def test_chain_is_a_path_of_coupled_qubits():
     edges = [(0, 1), (1, 2), (2, 3), (1, 4), (4, 5)]
-    path = hardware.chain(edges, 5)
+    path = devices.chain(edges, 5)
     assert len(set(path)) == 5
     coupled = {frozenset(e) for e in edges}
     assert all(frozenset(pair) in coupled for pair in zip(path, path[1:], strict=False))
     with pytest.raises(ValueError, match="no chain"):
-        hardware.chain(edges, 6)
+        devices.chain(edges, 6)
 
 
 def test_retries_back_off_then_succeed_or_raise():
@@ -158,30 +157,30 @@ def test_retries_back_off_then_succeed_or_raise():
             raise TimeoutError("queue timed out")
         return 2 * x
 
-    assert hardware.with_retries(flaky, attempts=4, sleep=sleeps.append)(5) == 10
+    assert devices.with_retries(flaky, attempts=4, sleep=sleeps.append)(5) == 10
     assert sleeps == [2.0, 4.0] and len(calls) == 3
     calls.clear()
     sleeps.clear()
     with pytest.raises(TimeoutError):
-        hardware.with_retries(lambda: flaky(0) and 1 / 0, attempts=2, sleep=sleeps.append)()
+        devices.with_retries(lambda: flaky(0) and 1 / 0, attempts=2, sleep=sleeps.append)()
     assert len(calls) == 2 and sleeps == [2.0]
     sleeps.clear()
     with pytest.raises(ValueError):  # a bad argument is not retried
-        hardware.with_retries(lambda: int("x"), attempts=3, sleep=sleeps.append)()
+        devices.with_retries(lambda: int("x"), attempts=3, sleep=sleeps.append)()
     assert sleeps == []
 
 
 def test_resources_use_the_backends_native_gates():
     pytest.importorskip("qiskit_ibm_runtime")
     noisy = hardware.report("iris-qt", "qiskit.aer-noisy")
-    native = set(hardware.fake_backend("FakeKolkataV2").operation_names)
+    native = set(devices.fake_backend("FakeKolkataV2").operation_names)
     assert set(noisy["circuit"]["gate_types"]) <= native
     assert noisy["circuit"]["two_qubit_gates"] >= 2 * 9  # at least the ring's CNOTs
     assert noisy["executions_per_step"] == 1 + 2 * 9 * 2  # parameter-shift, 18 angles
     assert noisy["executions_per_epoch"] == 7 * noisy["executions_per_step"] + 2
-    remote = hardware.inner_product_report(devices.get("qiskit.remote"), 8)
+    remote = inner_product.resources_report(devices.get("qiskit.remote"), 8)
     assert set(remote["circuit"]["gate_types"]) <= set(
-        hardware.fake_backend("FakeTorino").operation_names
+        devices.fake_backend("FakeTorino").operation_names
     )
     assert remote["per_inner_product"]["usd"] > 0
 
@@ -193,7 +192,7 @@ def test_braket_qpu_price_and_missing_arn(monkeypatch):
     with pytest.raises(ValueError, match="BRAKET_DEVICE_ARN"):
         devices.make(qpu, 2)
     monkeypatch.setenv("BRAKET_DEVICE_ARN", "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1")
-    cost = hardware.price(qpu, executions=10, shots=100, duration_s=None)
+    cost = resources.price(qpu, executions=10, shots=100, duration_s=None)
     assert cost["usd"] == pytest.approx(10 * (0.30 + 100 * 0.08))
 
 
@@ -212,10 +211,8 @@ def test_cli_report_holds_no_credentials(monkeypatch, tmp_path, capsys):
             }
         )
     )
-    sub = argparse.ArgumentParser().add_subparsers()
-    hardware.add_cli(sub)
-    args = sub.choices["resources"].parse_args([str(run), "--device", "qiskit.remote", "--write"])
-    assert args.func(args) == 0
+    args = cli.parser().parse_args(["resources", str(run), "--device", "qiskit.remote", "--write"])
+    assert cli.handler(args)(args) == 0
     written = (run / "resources-qiskit.remote.json").read_text()
     assert json.loads(written)["circuit"]["qubits"] == 3
     assert secret not in written and secret not in capsys.readouterr().out

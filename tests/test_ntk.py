@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from hybrid import ntk, ntk_numpy, ntk_study, qsvt, sparsify
+from hybrid import cli, ntk, ntk_numpy, ntk_study, qsvt, sparsify
 from hybrid.estimators import Estimator
 
 
@@ -329,16 +329,14 @@ def test_qsvt_refuses_what_it_cannot_do():
 
 
 def test_cli_train_exports_a_run(tmp_path, offline_mnist, capsys):
-    """``hybrid ntk train`` as registered by ``add_cli``: parses, trains, exports, reports."""
-    import argparse
+    """``hybrid ntk train`` as the command line registers it: parses, trains, exports, reports."""
     import json
 
-    parser = argparse.ArgumentParser()
-    ntk.add_cli(parser.add_subparsers(dest="command"))
+    parser = cli.parser()
     args = parser.parse_args(
         ["ntk", "train", "--n", "16", "--approx", "diag", "--source", "idx", "--out", str(tmp_path)]
     )
-    assert args.func(args) == 0
+    assert cli.handler(args)(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["kernel"]["approximation"] == "diag"
     assert (tmp_path / "model.json").is_file()
@@ -349,16 +347,13 @@ def test_cli_train_exports_a_run(tmp_path, offline_mnist, capsys):
 def test_cli_qsvt_writes_its_report(tmp_path, offline_mnist):
     """``hybrid ntk qsvt --out`` writes the report with its command; ``depth`` is the NTK's
     (0.1 L_conv, as ``depth_for`` gives it), the circuit's is ``circuit_depth``."""
-    import argparse
     import json
 
     pytest.importorskip("pennylane_lightning")
-    parser = argparse.ArgumentParser()
-    ntk.add_cli(parser.add_subparsers(dest="command"))
     out = tmp_path / "qsvt.json"
     argv = ["ntk", "qsvt", "--n", "4", "--eps", "0.05", "--depths", "0", "--source", "idx"]
-    args = parser.parse_args([*argv, "--classes", "9", "8", "--out", str(out)])
-    assert args.func(args) == 0
+    args = cli.parser().parse_args([*argv, "--classes", "9", "8", "--out", str(out)])
+    assert cli.handler(args)(args) == 0
     report = json.loads(out.read_text())
     assert report["command"].startswith("hybrid ntk qsvt --n 4 --eps 0.05 --depths 0")
     run = report["runs"][0]

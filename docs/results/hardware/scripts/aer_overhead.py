@@ -1,6 +1,6 @@
 """Where parameter-shift on qiskit.aer spends its time: one step's 145 circuits of the Iris QNN
 (9 qubits, depth 8, 2048 shots) as one batch, on pennylane-qiskit's own AerSimulator and on the
-profile's (``hardware.cached_target_aer``); 10 circuits at 32,768 shots on the profile; then a
+profile's (``devices.cached_target_aer``); 10 circuits at 32,768 shots on the profile; then a
 cProfile of 20 circuits (2048 shots) on the profile.
 
     cd docs/results/hardware && python scripts/aer_overhead.py | tee aer_overhead.txt
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pennylane as qml
 
-from hybrid import devices, qnn
+from hybrid import ansatz, devices
 
 warnings.filterwarnings("ignore")
 rng = np.random.default_rng(0)
@@ -22,7 +22,7 @@ rng = np.random.default_rng(0)
 
 def tape(angles, shots: int = 2048):
     with qml.queuing.AnnotatedQueue() as queue:
-        qnn.circuit(angles, range(9))
+        ansatz.get("ry-cnot").circuit(angles, range(9))
         qml.probs(wires=range(9))
     return qml.tape.QuantumScript.from_queue(queue, shots=shots)
 

@@ -11,7 +11,8 @@ import sys
 
 import weak_iris as w
 
-from hybrid import devices, hardware
+from hybrid import devices
+from hybrid.quantum_train import on_device
 
 EPOCHS, SHOTS = int(sys.argv[1]), int(sys.argv[2])
 DEVICE = sys.argv[3] if len(sys.argv) > 3 else "qiskit.aer"
@@ -26,7 +27,7 @@ res[f"{TAG}-spsa-{SHOTS}"] = {
     "epochs": EPOCHS,
     "test_accuracy_with_shots": h1[-1]["test_accuracy"],
     "wall_s": h1[-1]["wall_time_s"],
-    "test_accuracy_analytic_probs": w.test_accuracy(hardware.on_device(m1, "default.qubit"), p1),
+    "test_accuracy_analytic_probs": w.test_accuracy(on_device(m1, "default.qubit"), p1),
 }
 print(res, flush=True)
 name = f"iris-{SHOTS}-{EPOCHS}" if TAG == "aer" else f"iris-{TAG}-{SHOTS}-{EPOCHS}"

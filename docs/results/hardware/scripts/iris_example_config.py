@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 
 jax.config.update("jax_enable_x64", True)
-from hybrid import architecture, data, devices, hardware, quantum_train, training  # noqa: E402
+from hybrid import architecture, data, devices, quantum_train, training  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "iris_example_config.json"
 # Entries of the same runs assembled by hand before this script wrote its own; dropped on merge.
@@ -61,7 +61,7 @@ report = quantum_train.run(
 print(json.dumps(report["runs"], indent=1))
 
 test = data.load("iris", "test")
-exact_model, params = hardware.load_quantum_train(run_dir, "default.qubit")
+exact_model, params = quantum_train.load(run_dir, "default.qubit")
 entry = {
     "command": f"python docs/results/hardware/scripts/iris_example_config.py "
     f"{name} {gradient} {shots} {epochs}",

@@ -12,7 +12,8 @@ import time
 import numpy as np
 import weak_iris as w
 
-from hybrid import devices, hardware
+from hybrid import devices
+from hybrid.quantum_train import on_device
 
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 res: dict = {}
@@ -35,7 +36,7 @@ table = []
 for k in (1, 4, 16, 64):
     shots = k * 2**m0.n_qubits
     profiles = [devices.with_shots(aer, shots, seed=r) for r in range(5)]
-    accs = [w.test_accuracy(hardware.on_device(m0, p), p0) for p in profiles]
+    accs = [w.test_accuracy(on_device(m0, p), p0) for p in profiles]
     row = {"shots": shots, "multiple_of_2^n": k, "mean": float(np.mean(accs))}
     table.append(row | {"min": min(accs), "max": max(accs)})
     print(table[-1], flush=True)
@@ -47,7 +48,7 @@ p1, h1 = w.fit(m1, w.OUT / "aer-spsa-2048", EPOCHS)
 res["aer-spsa-2048"] = {
     "test_accuracy_with_shots": h1[-1]["test_accuracy"],
     "wall_s": h1[-1]["wall_time_s"],
-    "test_accuracy_analytic_probs": w.test_accuracy(hardware.on_device(m1, "default.qubit"), p1),
+    "test_accuracy_analytic_probs": w.test_accuracy(on_device(m1, "default.qubit"), p1),
 }
 save()
 print("aer-spsa-2048", res["aer-spsa-2048"], flush=True)

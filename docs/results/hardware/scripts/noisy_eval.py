@@ -8,7 +8,8 @@ import json
 import numpy as np
 import weak_iris as w
 
-from hybrid import devices, hardware
+from hybrid import devices
+from hybrid.quantum_train import on_device
 
 m0 = w.model("default.qubit")
 p0, _ = w.fit(m0, w.OUT / "analytic", 60)  # the finished run: loads its checkpoint
@@ -19,7 +20,7 @@ for label, extra in (("noisy", {}), ("routed_no_noise", {"noise": False})):
     accs = []
     for r in range(3):
         profile = devices.with_shots(variant, 8192, noisy.gradient, seed=r)
-        p = hardware.on_device(m0, profile).probabilities(p0["angles"])  # one execution per seed
+        p = on_device(m0, profile).probabilities(p0["angles"])  # one execution per seed
         accs.append(w.test_accuracy(dataclasses.replace(m0, probs_fn=lambda _, p=p: p), p0))
         if label == "noisy" and r == 0:
             noisy_seed0 = np.asarray(p)  # reused for the distance below, not run again
