@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-# Choices the library defines; tests/test_cli.py checks they equal the library's own constants.
+# Choices the library defines; tests/test_imports.py checks they equal its own constants.
 ESTIMATORS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
 NORMS = ("exact", "approx")
 LOSSES = ("mse", "softmax_ce")

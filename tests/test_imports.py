@@ -108,3 +108,13 @@ def test_the_device_layer_imports_no_algorithm():
     edges = graph()
     for module in LAYERS["devices"]:
         assert not edges[module] & ALGORITHMS, module
+
+
+def test_cli_choices_mirror_the_library():
+    """The parsers import no algorithm, so they restate its choices: the copies must agree."""
+    from hybrid import cli, data, estimators, feedforward, hardware
+
+    assert cli.ESTIMATORS == estimators.KINDS and cli.NORMS == estimators.NORMS
+    assert cli.LOSSES == feedforward.LOSSES and cli.INITS == feedforward.INITS
+    assert cli.MNIST_SOURCES == data.MNIST_SOURCES
+    assert cli.RESOURCE_MODELS == tuple(hardware.MODELS)
