@@ -117,4 +117,4 @@ def test_cli_choices_mirror_the_library():
     assert cli.ESTIMATORS == estimators.KINDS and cli.NORMS == estimators.NORMS
     assert cli.LOSSES == feedforward.LOSSES and cli.INITS == feedforward.INITS
     assert cli.MNIST_SOURCES == data.MNIST_SOURCES
-    assert cli.RESOURCE_MODELS == tuple(hardware.MODELS)
+    assert tuple(hardware.MODELS) == cli.RESOURCE_MODELS
