@@ -297,7 +297,9 @@ def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float
     g_tr, c_tr = estimated_gram(x_tr, None, est, jax.random.fold_in(key, 0), symmetric=True)
     g_te, c_te = estimated_gram(x_te, x_tr, est, jax.random.fold_in(key, 1))
     d = x_tr.shape[1]
-    _, kernel = fc_kernel_from_products(g_tr, np.diag(g_tr), np.diag(g_tr), kcfg, d)
+    _, kernel = fc_kernel_from_products(
+        g_tr, np.diag(g_tr), np.diag(g_tr), kcfg, d, self_pairs=True
+    )
     _, k_test = fc_kernel_from_products(g_te, np.sum(x_te**2, 1), np.diag(g_tr), kcfg, d)
     alpha = np.linalg.lstsq(kernel, y_tr, rcond=None)[0]
     acc = float(np.mean(sparsify.median_sign(k_test @ alpha) == y_te))

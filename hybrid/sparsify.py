@@ -6,7 +6,7 @@ Zlokapa, Neven and Lloyd (arXiv:2107.09200) replace the n x n NTK K by
   within a class) plus the diagonal. For the FC network the kept entries are K's own
   ("unbiased"); for the CNN the pattern also drops within-class entries below a class
   percentile measured on a small training kernel, and K~ is preconditioned by adding
-  f diag(K~), f = 0.66 (log n)^0.9 ("biased");
+  f diag(K~), f = 0.76 (log n)^0.9 ("biased"; 0.66 in the reference's first commit);
 - the *diagonal* NTK diag(K).
 
 and measure, per training set size n (functions named after them here):
@@ -76,16 +76,27 @@ def class_thresholds(kernel: np.ndarray, y: np.ndarray, percentile: float = 90.0
     return out
 
 
-def precondition_factor(n: int) -> float:
-    """f = 0.66 (log n)^0.9, the reference's diagonal shift (Gershgorin suggests ~log n)."""
-    return 0.66 * target_sparsity(n) ** 0.9
+# c in f = c (log n)^0.9, by the version of the reference's analysis.ipynb that has it: the
+# initial commit (80c84dc, 2021-07-18) wrote 0.66; the next ("typos", efdf374, 2021-07-19)
+# changed it to 0.76, which is what its code runs today and our default.
+PRECONDITION_COEFFICIENTS = {"current": 0.76, "initial": 0.66}
+
+
+def precondition_factor(n: int, coefficient: float = PRECONDITION_COEFFICIENTS["current"]) -> float:
+    """f = 0.76 (log n)^0.9, the reference's diagonal shift ("we expect a factor of
+    ~target_sparsity by Gershgorin's theorem"); ``coefficient`` replaces 0.76."""
+    return coefficient * target_sparsity(n) ** 0.9
 
 
 def sparsify_biased(
-    kernel: np.ndarray, pattern: np.ndarray, y: np.ndarray, thresholds: dict
+    kernel: np.ndarray,
+    pattern: np.ndarray,
+    y: np.ndarray,
+    thresholds: dict,
+    coefficient: float = PRECONDITION_COEFFICIENTS["current"],
 ) -> np.ndarray:
     """K~ for the CNN: the pattern, minus within-class entries at or below the class threshold,
-    plus the diagonal; then preconditioned K~ + f diag(K~)."""
+    plus the diagonal; then preconditioned K~ + f diag(K~) (``precondition_factor``)."""
     y = np.asarray(y)
     keep = np.zeros_like(pattern)
     for c, t in thresholds.items():
@@ -94,7 +105,7 @@ def sparsify_biased(
     keep &= pattern
     np.fill_diagonal(keep, True)
     sparse = np.where(keep, kernel, 0.0)
-    return sparse + precondition_factor(len(y)) * np.diag(np.diag(sparse))
+    return sparse + precondition_factor(len(y), coefficient) * np.diag(np.diag(sparse))
 
 
 def diagonal(kernel: np.ndarray) -> np.ndarray:

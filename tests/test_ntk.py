@@ -74,6 +74,68 @@ def test_jax_blocks_match_numpy_recursion():
         np.testing.assert_allclose(via_products[1], theta, rtol=1e-10)
 
 
+def _self_pair_recursion(sq: float, cfg: ntk.FCKernel, d: int) -> tuple[float, float]:
+    """(NNGP, NTK) of an input with itself, by hand: at correlation 1 the erf layer gives
+    E[erf(u)^2] = (2/pi) asin(2q/(1+2q)), E[erf'(u)^2] = (4/pi)/sqrt(1+4q); ReLU q/2 and 1/2."""
+    w, b = cfg.weight_var, cfg.bias_var
+    q = theta = w * sq / d + b
+    for _ in range(cfg.depth):
+        if cfg.activation == "erf":
+            nngp, dot = (
+                2 / math.pi * math.asin(2 * q / (1 + 2 * q)),
+                4 / math.pi / math.sqrt(1 + 4 * q),
+            )
+        else:
+            nngp, dot = q / 2, 0.5
+        q = w * nngp + b
+        theta = w * theta * dot + q
+    return q, theta
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ntk.FCKernel(depth=150),
+        ntk.FCKernel("erf", 150, 1.7, 0.3),
+        ntk.FCKernel("relu", 150, 2.0, 0.1),
+    ],
+    ids=["erf-normalised", "erf-bias", "relu-bias"],
+)
+def test_fc_diagonal_is_exact_at_depth_150(cfg):
+    """Self-pairs at exactly c = 1: the diagonal of the depth-150 kernel equals the c = 1
+    recursion to 1e-12 relative, for rows of different norms, through ``fc_kernel`` (blocked,
+    padded) and ``fc_kernel_from_products(self_pairs=True)``. Without it (the general
+    recursion on x.x') the normalised-erf NTK diagonal was off by 2e-4 (fc_kernel) and 1e-2
+    (NumPy x @ x.T through the products) relative here."""
+    x = _unit_points(6, 784, seed=4) * np.array([1.0, 3.0, 0.5, 1.0, 2.0, 1.0])[:, None]
+    sq = np.sum(x * x, axis=1)
+    expected = np.array([_self_pair_recursion(float(v), cfg, 784) for v in sq])
+    nngp, theta = ntk.fc_kernel(x, None, cfg, block=4)
+    np.testing.assert_allclose(np.diag(nngp), expected[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(np.diag(theta), expected[:, 1], rtol=1e-12)
+    _, via_products = ntk.fc_kernel_from_products(x @ x.T, sq, sq, cfg, 784, self_pairs=True)
+    np.testing.assert_allclose(np.diag(via_products), expected[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(via_products, theta, rtol=1e-9)  # off-diagonal: same recursion
+    assert np.all(np.isfinite(theta))
+
+
+def test_self_pair_recursion_is_the_c_to_1_limit():
+    """At shallow depth the general recursion's diagonal (x.x on the Gram diagonal) equals the
+    c = 1 formulas of ``self_kernels``: erf to 1e-12; ReLU to 1e-7 only, because its angle
+    arccos(1 - e) ~ sqrt(2 e) turns a last-bit error e ~ 1e-16 of the correlation into ~1e-8
+    in the NTK (measured 1.3e-8 at depth 5), another reason to compute self-pairs at c = 1."""
+    x = _unit_points(4, 16, seed=6) * 1.5
+    sq = np.sum(x * x, axis=1)
+    for cfg, rtol in (
+        (ntk.FCKernel("erf", 5, 1.7, 0.3), 1e-12),
+        (ntk.FCKernel("relu", 5, 2.0, 0.1), 1e-7),
+    ):
+        general = ntk_numpy.fc_kernels(x @ x.T, sq, sq, cfg.recipe(16), np)
+        exact = ntk_numpy.self_kernels(sq, cfg.recipe(16), np)
+        np.testing.assert_allclose(np.diag(general[0]), exact[0], rtol=1e-12)
+        np.testing.assert_allclose(np.diag(general[1]), exact[1], rtol=rtol)
+
+
 def test_normalised_erf_has_unit_fixed_point():
     """weight_var = 1/E[erf^2] keeps a unit-variance pre-activation at variance 1."""
     q = np.ones(1)
@@ -251,7 +313,8 @@ def test_sparsity_pattern_properties():
 
 def test_sparsified_and_diagonal_kernels():
     """Unbiased: K on the pattern, zero elsewhere. Biased: also drops within-class entries at or
-    below the class threshold, keeps the diagonal and adds f diag with f = 0.66 (log n)^0.9."""
+    below the class threshold, keeps the diagonal and adds f diag with f = 0.76 (log n)^0.9 by
+    default (the reference's code today), 0.66 (its first commit) by name."""
     rng = np.random.default_rng(1)
     n = 16
     y = np.repeat([1.0, -1.0], n // 2)
@@ -269,8 +332,15 @@ def test_sparsified_and_diagonal_kernels():
         in_class = off & (y[:, None] == c)
         assert np.all(kernel[in_class] > t)
     f = sparsify.precondition_factor(n)
-    assert f == pytest.approx(0.66 * math.log(n) ** 0.9)
+    assert f == pytest.approx(0.76 * math.log(n) ** 0.9)
     np.testing.assert_allclose(np.diag(biased), (1 + f) * np.diag(kernel))
+    initial = sparsify.PRECONDITION_COEFFICIENTS["initial"]
+    assert initial == 0.66 and sparsify.precondition_factor(16, initial) == pytest.approx(
+        0.66 * math.log(16) ** 0.9
+    )
+    older = sparsify.sparsify_biased(kernel, pattern, y, thresholds, initial)
+    np.testing.assert_allclose(np.diag(older), (1 + 0.66 * math.log(n) ** 0.9) * np.diag(kernel))
+    np.testing.assert_array_equal(older - np.diag(np.diag(older)), off * biased)
     np.testing.assert_array_equal(sparsify.diagonal(kernel), np.diag(np.diag(kernel)))
 
 
