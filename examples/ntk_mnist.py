@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--estimators", nargs="*", default=["shots:1000", "ripe@0.1", "ripe@0.02"])
     p.add_argument("--out", default="docs/results/ntk")
     p.add_argument("--resume", action="store_true")
+    ntk_study.study_options(p)
     args = p.parse_args(argv)
     cnn = args.arch == "cnn"
     cfg = ntk_study.StudyConfig(
@@ -44,6 +45,10 @@ def main(argv=None) -> int:
         finite_epochs=20 if cnn else 100,
         finite_lr=1.0 if cnn else 4.0,
         estimators=() if cnn else tuple(args.estimators),
+        statistics=args.statistics,
+        sparsity=args.sparsity,
+        cnn_thresholds=args.cnn_thresholds,
+        precondition=args.precondition,
     )
     out = Path(args.out) / args.arch
     report = ntk_study.study(cfg, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
@@ -51,8 +56,8 @@ def main(argv=None) -> int:
     largest = report["per_n"][str(max(cfg.sizes))]
     for key in ("acc_exact", "acc_sparse", "acc_diag", "acc_finite"):
         if key in largest:
-            stat = largest[key]
-            print(f"n={max(cfg.sizes)} {key}: {stat['mean']:.4f} +- {stat['sem']:.4f}")
+            value, sem = ntk_study.statistic(largest, key, cfg.statistics)
+            print(f"n={max(cfg.sizes)} {key}: {value:.4f} +- {sem:.4f}")
     for key, fit in report["fits"].items():
         print(f"{key} = {fit['a']:.3f} log n + {fit['b']:.3f}   R^2 = {fit['r2']:.3f}")
     return 0

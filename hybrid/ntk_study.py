@@ -38,6 +38,24 @@ from hybrid.ntk import (
 # ---------------------------------------------------------------- the MNIST study of the paper
 
 
+# Choices where the reference's analysis and ours differ; the first of each is the reference's
+# and the default (used for the tables beside the paper), the second ours, kept by name.
+OPTIONS = {
+    # "pooled": one median (mean for kappa and accuracy) over all trials, patterns and test
+    # points, errors over individual predictions (``sparsify.pooled_statistics``);
+    # "per_trial": per-trial medians, then the mean (median for the CNN tables) over trials,
+    # errors over trial means.
+    "statistics": ("pooled", "per_trial"),
+    # s counted on the sparsity pattern (the reference's figure) or on K~ after thresholding.
+    "sparsity": ("pattern", "matrix"),
+    # CNN k_thresh from one n = 16 draw and class percentiles from the study's first n = 16
+    # training kernel (the reference: two different sets), or both from one draw.
+    "cnn_thresholds": ("two_sets", "one_set"),
+    # f = c (log n)^0.9 with c from ``sparsify.PRECONDITION_COEFFICIENTS`` (0.76 or 0.66).
+    "precondition": ("current", "initial"),
+}
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """One sweep of the paper's experiment (defaults: the reference's FC setup, n up to 1024).
@@ -51,6 +69,8 @@ class StudyConfig:
     (``finite_trials`` of them) for ``finite_epochs`` epochs.
     ``estimators``: names of inner-product estimators (``parse_estimator``) whose estimated
     Gram builds the FC kernel once per n (trial 0), to measure the accuracy estimation costs.
+    ``statistics``, ``sparsity``, ``cnn_thresholds``, ``precondition``: see ``OPTIONS``; the
+    defaults are the reference's.
     """
 
     arch: str = "fc"
@@ -76,10 +96,17 @@ class StudyConfig:
     finite_lr: float = 0.5
     finite_batch: int = 128
     estimators: tuple = ()
+    statistics: str = "pooled"
+    sparsity: str = "pattern"
+    cnn_thresholds: str = "two_sets"
+    precondition: str = "current"
 
     def __post_init__(self):
         if self.arch not in ("fc", "cnn"):
             raise ValueError(f"arch must be 'fc' or 'cnn', got {self.arch!r}")
+        for name, allowed in OPTIONS.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if len(self.classes) != 2:
             raise ValueError("the NTK study is binary: give two classes")
         if min(self.sizes) < 4 or any(n % 2 for n in self.sizes) or self.test_size % 2:
@@ -177,10 +204,19 @@ def _summaries(values) -> dict:
     }
 
 
+def _compact(values) -> list:
+    """Per-test-point counts for study.json, to 6 significant digits (medians are reported to
+    at most 4)."""
+    return [float(f"{v:.6g}") for v in np.ravel(values)]
+
+
 def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=None) -> dict:
-    """The sparsification bootstraps of one trial, reduced to scalars."""
+    """The sparsification bootstraps of one trial: per-trial scalars (medians over test points
+    and patterns, means over patterns) and, under ``samples``, what the pooled statistics of
+    the reference need (``sparsify.pooled_statistics``)."""
     from hybrid import sparsify
 
+    coefficient = sparsify.PRECONDITION_COEFFICIENTS[cfg.precondition]
     shared = sparsify.pattern_free(kernel, k_test, k_thresh, y_tr, y_te)  # once per trial
     rows = []
     for _ in range(cfg.bootstraps):
@@ -188,15 +224,28 @@ def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=Non
         if thresholds is None:
             sparse = sparsify.sparsify_unbiased(kernel, pattern)
         else:
-            sparse = sparsify.sparsify_biased(kernel, pattern, y_tr, thresholds)
-        rows.append(sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te, shared))
-    out = {}
+            sparse = sparsify.sparsify_biased(kernel, pattern, y_tr, thresholds, coefficient)
+        row = sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te, shared)
+        row["sparsity_matrix"] = row["sparsity"]
+        row["sparsity_pattern"] = sparsify.row_sparsity(pattern)
+        row["sparsity"] = row[f"sparsity_{cfg.sparsity}"]
+        rows.append(row)
+    out: dict = {}
     for key in rows[0]:
         vals = [r[key] for r in rows]
         if np.ndim(vals[0]):
             out[key] = float(np.median(np.concatenate(vals)))  # over test points and patterns
         else:
             out[key] = float(np.mean(vals))
+    out["samples"] = {
+        **{k: v for k, v in out.items() if k.startswith("acc_")},
+        "predictions": len(y_te) * cfg.bootstraps,
+        "kappa": [r["kappa"] for r in rows],
+        "sparsity": [r["sparsity"] for r in rows],
+        "post_selection": _compact(rows[0]["post_selection"]),  # the same for every pattern
+        "readout_diag": _compact(rows[0]["readout_diag"]),
+        "readout_sparse": _compact([r["readout_sparse"] for r in rows]),
+    }
     return out
 
 
@@ -233,7 +282,7 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
     def save() -> dict:
         report = summarize(cfg, records)
         if path is not None:
-            atomic_write(path, json.dumps(report, indent=1).encode())
+            atomic_write(path, report_json(report).encode())
         return report
 
     for n in cfg.sizes:
@@ -288,6 +337,16 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
     return save()
 
 
+def report_json(report: dict) -> str:
+    """The report as JSON: indented, except one line per trial record (each holds its
+    per-test-point samples, thousands of numbers, which indenting puts one per line)."""
+    import json
+
+    head = json.dumps({k: v for k, v in report.items() if k != "records"}, indent=1)
+    rows = ",\n  ".join(json.dumps(r) for r in report["records"])
+    return f'{head[:-2]},\n "records": [\n  {rows}\n ]\n}}\n'
+
+
 def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float, float]:
     """Exact-NTK accuracy when every inner product comes from estimator ``name``; mean cost."""
     from hybrid import sparsify
@@ -334,11 +393,16 @@ def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
     k_all = empirical_ntk(net, params, np.concatenate([xp_tr, xp_te]))  # one Jacobian pass
     k_train, k_test = k_all[: len(xp_tr), : len(xp_tr)], k_all[len(xp_tr) :, : len(xp_tr)]
     log(f"cnn: pool kernels done in {time.perf_counter() - t0:.0f} s")
-    # k_thresh and class thresholds from a first n = 16 training kernel, as the reference.
+    # k_thresh: the largest off-diagonal entry of an n = 16 training kernel (the reference's
+    # compute_k_thresh_from_training_set, its own draw). Class percentiles: "two_sets" from the
+    # training kernel of the study's first n = 16 trial (the notebook loads the first n = 16
+    # kernel_train file), a different draw, as the reference; "one_set" from the k_thresh draw.
     base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 2]))
     k_base = k_train[np.ix_(base, base)]
-    y_base = 2.0 * y_tr[i_tr][base] - 1
     k_thresh = float(np.max(np.abs(k_base[np.triu_indices(16, 1)])))
+    if cfg.cnn_thresholds == "two_sets":  # the rng and first draw of study()'s (16, 0) trial
+        base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 16, 0]))
+    y_base = 2.0 * y_tr[i_tr][base] - 1
     return {
         "net": net,
         "x_train": xp_tr,
@@ -348,7 +412,9 @@ def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
         "k_train": k_train,
         "k_test": k_test,
         "k_thresh": k_thresh,
-        "thresholds": sparsify.class_thresholds(k_base, y_base, cfg.percentile),
+        "thresholds": sparsify.class_thresholds(
+            k_train[np.ix_(base, base)], y_base, cfg.percentile
+        ),
         "seconds": time.perf_counter() - t0,
     }
 
@@ -357,8 +423,11 @@ FITTED = ("kappa", "post_selection", "readout_diag", "readout_sparse", "sparsity
 
 
 def summarize(cfg: StudyConfig, records: list[dict]) -> dict:
-    """Per-n mean, standard error and median over trials of every quantity, and fits of the
-    per-n medians (kappa: means) against log n, with R^2."""
+    """Per n: mean, standard error and median over trials of every per-trial quantity, and
+    under ``pooled`` the reference's statistics over all trials, patterns and test points
+    (``sparsify.pooled_statistics``; its Poisson-bootstrap errors seeded by n). Fits against
+    log n, with R^2, of the pooled values (``statistics="pooled"``) or of the per-n medians of
+    per-trial medians (kappa: means; ``"per_trial"``)."""
     from dataclasses import asdict
 
     from hybrid import sparsify
@@ -367,18 +436,33 @@ def summarize(cfg: StudyConfig, records: list[dict]) -> dict:
     sizes = sorted({r["n"] for r in records})
     for n in sizes:
         rows = [r for r in records if r["n"] == n]
-        keys = dict.fromkeys(k for r in rows for k in r if k not in ("n", "trial"))
+        keys = dict.fromkeys(k for r in rows for k in r if k not in ("n", "trial", "samples"))
         per_n[str(n)] = {
             k: _summaries([r[k] for r in rows if k in r]) | {"trials": sum(k in r for r in rows)}
             for k in keys
         }
+        samples = [r["samples"] for r in rows if "samples" in r]
+        if samples:
+            rng = np.random.default_rng([cfg.seed, n, 2])
+            per_n[str(n)]["pooled"] = sparsify.pooled_statistics(samples, rng)
     fits = {}
     if len(sizes) >= 3:
         for key in FITTED:
             stat = "mean" if key == "kappa" else "median"
-            vals = [per_n[str(n)][key][stat] for n in sizes]
+            if cfg.statistics == "pooled":
+                stat = "pooled " + ("mean" if key in ("kappa", "sparsity") else "median")
+            vals = [statistic(per_n[str(n)], key, cfg.statistics)[0] for n in sizes]
             fits[key] = sparsify.log_fit(sizes, vals) | {"statistic": stat}
     return {"config": asdict(cfg), "per_n": per_n, "fits": fits, "records": records}
+
+
+def statistic(entry: dict, key: str, statistics: str = "pooled") -> tuple[float, float]:
+    """(value, standard error) of ``key`` in one ``per_n`` entry of a report: the pooled
+    statistic, or over trials the mean (kappa, accuracies) or the median (counts, sparsity)."""
+    if statistics == "pooled" and key in entry.get("pooled", {}):
+        return entry["pooled"][key]["value"], entry["pooled"][key]["sem"]
+    stat = "mean" if key == "kappa" or key.startswith("acc_") else "median"
+    return entry[key][stat], entry[key]["sem"]
 
 
 def plot_study(report: dict, path) -> object:
@@ -390,9 +474,12 @@ def plot_study(report: dict, path) -> object:
     per_n = report["per_n"]
     sizes = sorted(int(n) for n in per_n)
 
-    def series(key, stat="mean"):
+    how = report["config"].get("statistics", "per_trial")
+
+    def series(key):
         ok = [n for n in sizes if key in per_n[str(n)]]
-        return ok, [per_n[str(n)][key][stat] for n in ok], [per_n[str(n)][key]["sem"] for n in ok]
+        values = [statistic(per_n[str(n)], key, how) for n in ok]
+        return ok, [v for v, _ in values], [e for _, e in values]
 
     fig, axes = plt.subplots(1, 4, figsize=(18, 4))
     for key, label in (
@@ -409,14 +496,14 @@ def plot_study(report: dict, path) -> object:
     ns, v, e = series("kappa")
     axes[1].errorbar(ns, v, yerr=2 * np.asarray(e), fmt="o", color="C1", capsize=3)
     axes[1].set_ylabel("condition number of sparsified NTK")
-    ns, v, _ = series("post_selection", "median")
+    ns, v, _ = series("post_selection")
     axes[2].plot(ns, v, "o", color="C0")
     axes[2].set_ylabel("measurements (post-selection, 1/P)")
     for key, label, color in (
         ("readout_sparse", "sparsified NTK", "C1"),
         ("readout_diag", "diagonal NTK", "C2"),
     ):
-        ns, v, _ = series(key, "median")
+        ns, v, _ = series(key)
         axes[3].plot(ns, v, "o", color=color, label=label)
     axes[3].set_ylabel("measurements (readout, 1/|o|^2)")
     axes[3].legend()
@@ -567,6 +654,10 @@ def _cmd_study(args) -> int:
         cnn_stage_depth=args.cnn_stage_depth,
         cnn_width=args.cnn_width,
         estimators=tuple(args.estimators),
+        statistics=args.statistics,
+        sparsity=args.sparsity,
+        cnn_thresholds=args.cnn_thresholds,
+        precondition=args.precondition,
     )
     report = study(
         cfg, args.out, resume=args.resume, log=lambda msg: print(msg, file=sys.stderr, flush=True)
@@ -639,6 +730,19 @@ def _cmd_qsvt(args) -> int:
     return 0
 
 
+def study_options(p) -> None:
+    """The ``OPTIONS`` of ``StudyConfig`` as command-line options (the reference's first)."""
+    helps = {
+        "statistics": "pooled over trials, patterns, test points (reference) or per trial",
+        "sparsity": "row sparsity s of the pattern (reference) or of K~ after thresholding",
+        "cnn_thresholds": "CNN k_thresh and percentiles from two n = 16 sets (reference) or one",
+        "precondition": "f = c (log n)^0.9 with c = 0.76 (current reference) or 0.66 (initial)",
+    }
+    for name, choices in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, choices=choices, default=choices[0], help=helps[name])
+
+
 def add_cli(subparsers) -> None:
     """Register ``hybrid ntk {study,train,qsvt}`` on an argparse subparsers object."""
     ntk = subparsers.add_parser("ntk", help="quantum NTK training (Zlokapa et al., 2107.09200)")
@@ -668,6 +772,7 @@ def add_cli(subparsers) -> None:
         default=[],
         help="FC kernels from estimated inner products, e.g. ripe@0.1 shots:1000",
     )
+    study_options(s)
     s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
     s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
     data_options(s)

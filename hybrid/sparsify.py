@@ -227,6 +227,48 @@ def trial(
     }
 
 
+def poisson_median_error(values: np.ndarray, rng: np.random.Generator, bootstraps: int = 5):
+    """The reference's error bar on a pooled median of counts: "Poisson bootstrapping",
+    ``r = np.random.poisson(size=...); medians[b] = np.median(r * values)``, then
+    ``np.std(medians) / np.sqrt(bootstraps)`` (each value weighted by a Poisson(1) draw; 5
+    bootstraps)."""
+    v = np.asarray(values, dtype=np.float64)
+    medians = [np.median(rng.poisson(size=v.shape) * v) for _ in range(bootstraps)]
+    return float(np.std(medians) / math.sqrt(bootstraps))
+
+
+def pooled_statistics(samples: list[dict], rng: np.random.Generator) -> dict:
+    """The reference's statistics for one n, from every trial's ``samples``: the analysis
+    notebook concatenates over trials, sparsity patterns and test points, then takes
+
+    - accuracy: the mean of the correct/incorrect flags, error ``np.std(correct) /
+      np.sqrt(len(correct))`` over individual predictions (the exact and diagonal predictions
+      counted once per pattern, as the notebook appends them per pattern);
+    - kappa: the mean over all trials and patterns, error std / sqrt(count);
+    - 1/P and the readout counts: one median over all of them, error ``poisson_median_error``.
+
+    Each sample dict holds ``acc_*`` (a trial's accuracy over its test points), ``predictions``
+    (test points x patterns), ``kappa`` (per pattern), ``post_selection`` and ``readout_diag``
+    (per test point, the same for every pattern), ``readout_sparse`` (per pattern and test
+    point) and ``sparsity`` (per pattern).
+    """
+    out: dict = {}
+    n_pred = sum(s["predictions"] for s in samples)
+    for key in samples[0]:
+        if key.startswith("acc_"):
+            p = sum(s[key] * s["predictions"] for s in samples) / n_pred
+            out[key] = {"value": float(p), "sem": math.sqrt(p * (1 - p) / n_pred), "count": n_pred}
+    for key in ("kappa", "sparsity"):
+        v = np.concatenate([np.ravel(s[key]) for s in samples])
+        sem = float(v.std() / math.sqrt(len(v)))
+        out[key] = {"value": float(v.mean()), "sem": sem, "count": len(v)}
+    for key in ("post_selection", "readout_diag", "readout_sparse"):
+        v = np.concatenate([np.ravel(s[key]) for s in samples])
+        med = float(np.median(v))
+        out[key] = {"value": med, "sem": poisson_median_error(v, rng), "count": len(v)}
+    return out
+
+
 def log_fit(n, values) -> dict:
     """Least-squares fit values = a log n + b; returns a, b and R^2."""
     x, v = np.log(np.asarray(n, dtype=np.float64)), np.asarray(values, dtype=np.float64)
