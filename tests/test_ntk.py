@@ -456,11 +456,11 @@ def test_finite_cnn_ntk_approaches_the_infinite_one():
     """Oracle: neural-tangents' infinite-width NTK of the reference's depth-9 Myrtle CNN on
     eight MNIST digits (tests/fixtures/nt_myrtle.npz) against the empirical NTK of
     ``myrtle_network(3, width, width)`` over four initialisations. Deep ReLU networks at
-    finite width fluctuate multiplicatively (the whole kernel's scale varies by ~exp(N(0,
-    ~5 L / width))), so single seeds are noisy. Measured here (relative Frobenius error,
-    median of 4 seeds): 0.59 at width 8, 0.23 at width 256; error of the 4-seed mean 0.45 and
-    0.11. Asserted: median at 256 below 0.35 and below 0.6x that at width 8; the 4-seed mean at
-    256 below 0.2."""
+    finite width fluctuate multiplicatively, with a variance growing like depth / width (the
+    whole kernel's scale varies between seeds), so single seeds are noisy. Measured here
+    (relative Frobenius error, median of 4 seeds; docs/results/ntk/cnn_oracle.json): 0.59 at
+    width 8, 0.23 at width 256; error of the 4-seed mean 0.45 and 0.11. Asserted: median at
+    256 below 0.35 and below 0.6x that at width 8; the 4-seed mean at 256 below 0.2."""
     report = ntk_study.cnn_oracle(FIXTURES / "nt_myrtle.npz", (8, 256), (0, 1, 2, 3), log=None)
     narrow, wide = report["widths"]
     assert wide["relative_error_median"] < 0.35
