@@ -245,7 +245,9 @@ def pooled_statistics(samples: list[dict], rng: np.random.Generator) -> dict:
       np.sqrt(len(correct))`` over individual predictions (the exact and diagonal predictions
       counted once per pattern, as the notebook appends them per pattern);
     - kappa: the mean over all trials and patterns, error std / sqrt(count);
-    - 1/P and the readout counts: one median over all of them, error ``poisson_median_error``.
+    - 1/P and the readout counts: one median over all of them, error ``poisson_median_error``
+      (1/P and the diagonal readout do not depend on the pattern and enter once per test point;
+      the notebook repeats them per pattern, which leaves the median unchanged).
 
     Each sample dict holds ``acc_*`` (a trial's accuracy over its test points), ``predictions``
     (test points x patterns), ``kappa`` (per pattern), ``post_selection`` and ``readout_diag``
