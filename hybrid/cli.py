@@ -21,6 +21,22 @@ LOSSES = ("mse", "softmax_ce")
 INITS = ("standard", "low_rank")
 MNIST_SOURCES = ("auto", "tfds", "idx", "sample")
 RESOURCE_MODELS = ("mnist-qt", "iris-qt", "ripe-784", "qsvt")
+# ``ntk_study.OPTIONS``, the reference's choice first (it is the default).
+NTK_STUDY_OPTIONS = {
+    "statistics": (
+        ("pooled", "per_trial"),
+        "pooled over trials, patterns, test points (reference) or per trial",
+    ),
+    "sparsity": (("pattern", "matrix"), "row sparsity s of the pattern (reference) or of K~"),
+    "cnn_thresholds": (
+        ("two_sets", "one_set"),
+        "CNN k_thresh and percentiles from two n = 16 sets (reference) or one",
+    ),
+    "precondition": (
+        ("current", "initial"),
+        "f = c (log n)^0.9 with c = 0.76 (current reference) or 0.66 (initial)",
+    ),
+}
 
 
 def _train_config(args):
@@ -184,6 +200,10 @@ def _add_ntk(commands) -> None:
         default=[],
         help="FC kernels from estimated inner products, e.g. ripe@0.1 shots:1000",
     )
+    for name, (choices, text) in NTK_STUDY_OPTIONS.items():
+        s.add_argument(
+            "--" + name.replace("_", "-"), choices=choices, default=choices[0], help=text
+        )
     s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
     s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
     data_options(s)

@@ -42,6 +42,7 @@ from hybrid.ntk_numpy import (
     first_layer,
     hidden_layer,
     normalized_erf_weight_var,
+    self_kernels,
     unit_rows,
 )
 
@@ -181,36 +182,60 @@ def _blocked_kernels(n1: int, n2: int, tile, cfg: FCKernel, input_dim: int, bloc
     return nngp, ntk
 
 
+def _exact_diagonal(kernels, sq, cfg: FCKernel, input_dim: int):
+    """Overwrite the diagonals of (NNGP, NTK) with the self-pair recursion at c = 1."""
+    diag = self_kernels(sq, cfg.recipe(input_dim), np)
+    for matrix, d in zip(kernels, diag, strict=True):
+        np.fill_diagonal(matrix, d)
+    return kernels
+
+
 def fc_kernel(x1, x2=None, cfg: FCKernel = FCKernel(), *, block: int = 2048):
     """(NNGP, NTK) matrices between the rows of x1 and x2 (x2 = x1 when omitted).
 
     Inputs are flattened, not normalised (call ``unit_rows`` first for the reference setup).
     The Gram matrix and norms are formed per tile (in JAX, float64) and go through the same
     blocked recursion as ``fc_kernel_from_products``; the n1 x n2 Gram is never held whole.
+    With x2 omitted the diagonal (each input with itself) is computed at correlation exactly 1
+    from the squared norms (``hybrid.ntk_numpy.self_kernels``), so it is exact at any depth;
+    the general recursion's diagonal is rounding-dominated from depth ~100 (erf, chaotic).
     """
+    same = x2 is None
     x1 = np.asarray(x1, dtype=np.float64).reshape(len(x1), -1)
-    x2 = x1 if x2 is None else np.asarray(x2, dtype=np.float64).reshape(len(x2), -1)
+    x2 = x1 if same else np.asarray(x2, dtype=np.float64).reshape(len(x2), -1)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"inputs of different dimension: {x1.shape[1]} and {x2.shape[1]}")
 
     def tile(r0, r1, b1, c0, c1, b2):
         return _products(jnp.asarray(_pad(x1[r0:r1], b1)), jnp.asarray(_pad(x2[c0:c1], b2)))
 
-    return _blocked_kernels(len(x1), len(x2), tile, cfg, x1.shape[1], block)
+    kernels = _blocked_kernels(len(x1), len(x2), tile, cfg, x1.shape[1], block)
+    if same:
+        kernels = _exact_diagonal(kernels, np.sum(x1 * x1, axis=1), cfg, x1.shape[1])
+    return kernels
 
 
-def fc_kernel_from_products(gram, sq1, sq2, cfg: FCKernel, input_dim: int, *, block: int = 2048):
-    """(NNGP, NTK) from inner products ``gram`` (n1, n2) and squared norms ``sq1``, ``sq2``."""
+def fc_kernel_from_products(
+    gram, sq1, sq2, cfg: FCKernel, input_dim: int, *, block: int = 2048, self_pairs: bool = False
+):
+    """(NNGP, NTK) from inner products ``gram`` (n1, n2) and squared norms ``sq1``, ``sq2``.
+
+    ``self_pairs=True``: ``gram`` is one set's Gram with itself (sq1 = sq2), and the diagonal is
+    computed at correlation exactly 1 from ``sq1``, as ``fc_kernel`` does with x2 omitted.
+    """
     gram = np.asarray(gram, dtype=np.float64)
     sq1, sq2 = np.asarray(sq1, np.float64), np.asarray(sq2, np.float64)
     if gram.shape != (len(sq1), len(sq2)):
         raise ValueError(f"gram {gram.shape} does not match norms ({len(sq1)}, {len(sq2)})")
+    if self_pairs and not np.array_equal(sq1, sq2):
+        raise ValueError("self_pairs=True needs one set: sq1 = sq2")
 
     def tile(r0, r1, b1, c0, c1, b2):
         g = _pad(_pad(gram[r0:r1, c0:c1], b1).T, b2).T
         return g, _pad(sq1[r0:r1], b1, 1.0), _pad(sq2[c0:c1], b2, 1.0)
 
-    return _blocked_kernels(len(sq1), len(sq2), tile, cfg, input_dim, block)
+    kernels = _blocked_kernels(len(sq1), len(sq2), tile, cfg, input_dim, block)
+    return _exact_diagonal(kernels, sq1, cfg, input_dim) if self_pairs else kernels
 
 
 def k_thresh_from_separability(cfg: FCKernel, input_dim: int, delta_hat: float = 1e-5) -> float:

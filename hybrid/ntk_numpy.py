@@ -48,14 +48,24 @@ def check_recipe(recipe: dict) -> dict:
     return recipe
 
 
+def _erf_self(q, xp):
+    """erf at correlation 1 (u = v, variance q): E[erf(u)^2] = (2/pi) asin(2q / (1+2q)) and
+    E[erf'(u)^2] = (4/pi) / sqrt(1 + 4q), the c -> 1 limits of ``_erf_layer``."""
+    return (2 / math.pi) * xp.arcsin(2 * q / (1 + 2 * q)), (4 / math.pi) / xp.sqrt(1 + 4 * q)
+
+
 def _erf_layer(q1, q2, k12, xp):
     """erf: E[erf u erf v] = (2/pi) asin(2 k / sqrt((1+2q1)(1+2q2))) and its derivative kernel."""
     a, b = 1 + 2 * q1, 1 + 2 * q2
     ab = a[:, None] * b[None, :]
     nngp = (2 / math.pi) * xp.arcsin(xp.clip(2 * k12 / xp.sqrt(ab), -1.0, 1.0))
     dot = (4 / math.pi) / xp.sqrt(xp.maximum(ab - 4 * k12**2, _TINY))
-    diag = lambda q: (2 / math.pi) * xp.arcsin(2 * q / (1 + 2 * q))  # noqa: E731
-    return nngp, dot, diag(q1), diag(q2)
+    return nngp, dot, _erf_self(q1, xp)[0], _erf_self(q2, xp)[0]
+
+
+def _relu_self(q, xp):
+    """ReLU at correlation 1: E[relu(u)^2] = q/2 and E[relu'(u)^2] = 1/2."""
+    return q / 2, 0.5 + 0 * q
 
 
 def _relu_layer(q1, q2, k12, xp):
@@ -69,6 +79,7 @@ def _relu_layer(q1, q2, k12, xp):
 
 
 _LAYERS = {"erf": _erf_layer, "relu": _relu_layer}
+_SELF = {"erf": _erf_self, "relu": _relu_self}
 
 
 def hidden_layer(state, activation: str, weight_var, bias_var, xp):
@@ -100,6 +111,26 @@ def fc_kernels(gram, sq1, sq2, recipe: dict, xp=np):
     for _ in range(int(recipe["depth"])):
         state = hidden_layer(state, recipe["activation"], w, b, xp)
     return state[2], state[3]
+
+
+def self_kernels(sq, recipe: dict, xp=np):
+    """(NNGP, NTK) of each input with itself, from its squared norm ``sq``: the recursion at
+    correlation exactly 1, k = q at every layer, theta <- w theta E[phi'(u)^2] + q.
+
+    The general recursion cannot give these at depth: the erf layer map at the reference's
+    weight variance is chaotic (chi = w E[phi'^2] = 1.2257 > 1 at q = 1), c = 1 is an unstable
+    fixed point, and the last-bit difference between x.x and |x|^2 (or the rounding of
+    arccos near 1 for ReLU) grows layer by layer. Written for the self-pairs only.
+    """
+    check_recipe(recipe)
+    w, b = recipe["weight_var"], recipe["bias_var"]
+    q = w * xp.asarray(sq) / recipe["input_dim"] + b
+    theta = q
+    for _ in range(int(recipe["depth"])):
+        nngp, dot = _SELF[recipe["activation"]](q, xp)
+        q_next = w * nngp + b
+        theta, q = w * theta * dot + q_next, q_next
+    return q, theta
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

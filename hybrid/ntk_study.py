@@ -38,6 +38,24 @@ from hybrid.ntk import (
 # ---------------------------------------------------------------- the MNIST study of the paper
 
 
+# Choices where the reference's analysis and ours differ; the first of each is the reference's
+# and the default (used for the tables beside the paper), the second ours, kept by name.
+OPTIONS = {
+    # "pooled": one median (mean for kappa and accuracy) over all trials, patterns and test
+    # points, errors over individual predictions (``sparsify.pooled_statistics``);
+    # "per_trial": per-trial medians, then the mean (median for the CNN tables) over trials,
+    # errors over trial means.
+    "statistics": ("pooled", "per_trial"),
+    # s counted on the sparsity pattern (the reference's figure) or on K~ after thresholding.
+    "sparsity": ("pattern", "matrix"),
+    # CNN k_thresh from one n = 16 draw and class percentiles from the study's first n = 16
+    # training kernel (the reference: two different sets), or both from one draw.
+    "cnn_thresholds": ("two_sets", "one_set"),
+    # f = c (log n)^0.9 with c from ``sparsify.PRECONDITION_COEFFICIENTS`` (0.76 or 0.66).
+    "precondition": ("current", "initial"),
+}
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """One sweep of the paper's experiment (defaults: the reference's FC setup, n up to 1024).
@@ -51,6 +69,8 @@ class StudyConfig:
     (``finite_trials`` of them) for ``finite_epochs`` epochs.
     ``estimators``: names of inner-product estimators (``parse_estimator``) whose estimated
     Gram builds the FC kernel once per n (trial 0), to measure the accuracy estimation costs.
+    ``statistics``, ``sparsity``, ``cnn_thresholds``, ``precondition``: see ``OPTIONS``; the
+    defaults are the reference's.
     """
 
     arch: str = "fc"
@@ -76,10 +96,17 @@ class StudyConfig:
     finite_lr: float = 0.5
     finite_batch: int = 128
     estimators: tuple = ()
+    statistics: str = "pooled"
+    sparsity: str = "pattern"
+    cnn_thresholds: str = "two_sets"
+    precondition: str = "current"
 
     def __post_init__(self):
         if self.arch not in ("fc", "cnn"):
             raise ValueError(f"arch must be 'fc' or 'cnn', got {self.arch!r}")
+        for name, allowed in OPTIONS.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if len(self.classes) != 2:
             raise ValueError("the NTK study is binary: give two classes")
         if min(self.sizes) < 4 or any(n % 2 for n in self.sizes) or self.test_size % 2:
@@ -177,10 +204,19 @@ def _summaries(values) -> dict:
     }
 
 
+def _compact(values) -> list:
+    """Per-test-point counts for study.json, to 6 significant digits (medians are reported to
+    at most 4)."""
+    return [float(f"{v:.6g}") for v in np.ravel(values)]
+
+
 def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=None) -> dict:
-    """The sparsification bootstraps of one trial, reduced to scalars."""
+    """The sparsification bootstraps of one trial: per-trial scalars (medians over test points
+    and patterns, means over patterns) and, under ``samples``, what the pooled statistics of
+    the reference need (``sparsify.pooled_statistics``)."""
     from hybrid import sparsify
 
+    coefficient = sparsify.PRECONDITION_COEFFICIENTS[cfg.precondition]
     shared = sparsify.pattern_free(kernel, k_test, k_thresh, y_tr, y_te)  # once per trial
     rows = []
     for _ in range(cfg.bootstraps):
@@ -188,15 +224,28 @@ def _kernel_trial(cfg, kernel, k_test, k_thresh, y_tr, y_te, rng, thresholds=Non
         if thresholds is None:
             sparse = sparsify.sparsify_unbiased(kernel, pattern)
         else:
-            sparse = sparsify.sparsify_biased(kernel, pattern, y_tr, thresholds)
-        rows.append(sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te, shared))
-    out = {}
+            sparse = sparsify.sparsify_biased(kernel, pattern, y_tr, thresholds, coefficient)
+        row = sparsify.trial(kernel, sparse, k_test, k_thresh, y_tr, y_te, shared)
+        row["sparsity_matrix"] = row["sparsity"]
+        row["sparsity_pattern"] = sparsify.row_sparsity(pattern)
+        row["sparsity"] = row[f"sparsity_{cfg.sparsity}"]
+        rows.append(row)
+    out: dict = {}
     for key in rows[0]:
         vals = [r[key] for r in rows]
         if np.ndim(vals[0]):
             out[key] = float(np.median(np.concatenate(vals)))  # over test points and patterns
         else:
             out[key] = float(np.mean(vals))
+    out["samples"] = {
+        **{k: v for k, v in out.items() if k.startswith("acc_")},
+        "predictions": len(y_te) * cfg.bootstraps,
+        "kappa": [r["kappa"] for r in rows],
+        "sparsity": [r["sparsity"] for r in rows],
+        "post_selection": _compact(rows[0]["post_selection"]),  # the same for every pattern
+        "readout_diag": _compact(rows[0]["readout_diag"]),
+        "readout_sparse": _compact([r["readout_sparse"] for r in rows]),
+    }
     return out
 
 
@@ -233,7 +282,7 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
     def save() -> dict:
         report = summarize(cfg, records)
         if path is not None:
-            atomic_write(path, json.dumps(report, indent=1).encode())
+            atomic_write(path, report_json(report).encode())
         return report
 
     for n in cfg.sizes:
@@ -288,6 +337,16 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
     return save()
 
 
+def report_json(report: dict) -> str:
+    """The report as JSON: indented, except one line per trial record (each holds its
+    per-test-point samples, thousands of numbers, which indenting puts one per line)."""
+    import json
+
+    head = json.dumps({k: v for k, v in report.items() if k != "records"}, indent=1)
+    rows = ",\n  ".join(json.dumps(r) for r in report["records"])
+    return f'{head[:-2]},\n "records": [\n  {rows}\n ]\n}}\n'
+
+
 def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float, float]:
     """Exact-NTK accuracy when every inner product comes from estimator ``name``; mean cost."""
     from hybrid import sparsify
@@ -297,7 +356,9 @@ def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float
     g_tr, c_tr = estimated_gram(x_tr, None, est, jax.random.fold_in(key, 0), symmetric=True)
     g_te, c_te = estimated_gram(x_te, x_tr, est, jax.random.fold_in(key, 1))
     d = x_tr.shape[1]
-    _, kernel = fc_kernel_from_products(g_tr, np.diag(g_tr), np.diag(g_tr), kcfg, d)
+    _, kernel = fc_kernel_from_products(
+        g_tr, np.diag(g_tr), np.diag(g_tr), kcfg, d, self_pairs=True
+    )
     _, k_test = fc_kernel_from_products(g_te, np.sum(x_te**2, 1), np.diag(g_tr), kcfg, d)
     alpha = np.linalg.lstsq(kernel, y_tr, rcond=None)[0]
     acc = float(np.mean(sparsify.median_sign(k_test @ alpha) == y_te))
@@ -332,11 +393,16 @@ def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
     k_all = empirical_ntk(net, params, np.concatenate([xp_tr, xp_te]))  # one Jacobian pass
     k_train, k_test = k_all[: len(xp_tr), : len(xp_tr)], k_all[len(xp_tr) :, : len(xp_tr)]
     log(f"cnn: pool kernels done in {time.perf_counter() - t0:.0f} s")
-    # k_thresh and class thresholds from a first n = 16 training kernel, as the reference.
+    # k_thresh: the largest off-diagonal entry of an n = 16 training kernel (the reference's
+    # compute_k_thresh_from_training_set, its own draw). Class percentiles: "two_sets" from the
+    # training kernel of the study's first n = 16 trial (the notebook loads the first n = 16
+    # kernel_train file), a different draw, as the reference; "one_set" from the k_thresh draw.
     base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 2]))
     k_base = k_train[np.ix_(base, base)]
-    y_base = 2.0 * y_tr[i_tr][base] - 1
     k_thresh = float(np.max(np.abs(k_base[np.triu_indices(16, 1)])))
+    if cfg.cnn_thresholds == "two_sets":  # the rng and first draw of study()'s (16, 0) trial
+        base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 16, 0]))
+    y_base = 2.0 * y_tr[i_tr][base] - 1
     return {
         "net": net,
         "x_train": xp_tr,
@@ -346,17 +412,77 @@ def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
         "k_train": k_train,
         "k_test": k_test,
         "k_thresh": k_thresh,
-        "thresholds": sparsify.class_thresholds(k_base, y_base, cfg.percentile),
+        "thresholds": sparsify.class_thresholds(
+            k_train[np.ix_(base, base)], y_base, cfg.percentile
+        ),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def class_structure(kernel: np.ndarray, y: np.ndarray) -> dict:
+    """How diagonal a kernel is, in the terms the docs use: mean within-class and between-class
+    correlation K_ij / sqrt(K_ii K_jj) (off the diagonal), kappa, and the number of diagonally
+    dominant rows (K_ii > sum over j != i of |K_ij|)."""
+    from hybrid import sparsify
+
+    d = np.sqrt(np.diag(kernel))
+    corr = kernel / d[:, None] / d[None, :]
+    off = ~np.eye(len(y), dtype=bool)
+    same = (y[:, None] == y[None, :]) & off
+    dominant = np.diag(kernel) > np.sum(np.abs(kernel), axis=1) - np.abs(np.diag(kernel))
+    return {
+        "within_class_correlation": float(corr[same].mean()),
+        "between_class_correlation": float(corr[~same & off].mean()),
+        "kappa": sparsify.condition_number(kernel),
+        "diagonally_dominant_rows": int(dominant.sum()),
+    }
+
+
+def cnn_oracle(fixture, widths=(16, 64, 256), seeds=(0, 1, 2, 3), *, log=print) -> dict:
+    """The finite Myrtle CNN's empirical NTK against neural-tangents' infinite-width one.
+
+    ``fixture``: ``tests/fixtures/nt_myrtle.npz`` (``make_nt_fixtures.py``: the reference's
+    ``create_convolutional_network(9)`` on eight MNIST digits). For each width (channels and
+    the hidden dense layer alike) and seed, the relative Frobenius error
+    ||Theta_width - Theta_inf|| / ||Theta_inf||, and that of the mean over seeds; the class
+    structure (``class_structure``) of the infinite kernel and of each finite one.
+    """
+    import time
+
+    data = np.load(fixture)
+    x, y, exact = data["x"], data["labels"], data["ntk"]
+    out = {"fixture": str(fixture), "infinite": class_structure(exact, y), "widths": []}
+    for width in widths:
+        net = myrtle_network(3, width, width, x.shape[1:])
+        t0 = time.process_time()
+        kernels = [empirical_ntk(net, net.init(jax.random.key(s)), x, block=len(x)) for s in seeds]
+        errors = [float(np.linalg.norm(k - exact) / np.linalg.norm(exact)) for k in kernels]
+        mean = np.mean(kernels, axis=0)
+        row = {
+            "width": width,
+            "parameters": net.n_params,
+            "seeds": list(seeds),
+            "relative_error": errors,
+            "relative_error_median": float(np.median(errors)),
+            "relative_error_of_mean": float(np.linalg.norm(mean - exact) / np.linalg.norm(exact)),
+            "structure": [class_structure(k, y) for k in kernels],
+            "cpu_seconds": time.process_time() - t0,
+        }
+        out["widths"].append(row)
+        if log is not None:
+            log(f"cnn oracle width {width}: errors {np.round(errors, 3)}")
+    return out
 
 
 FITTED = ("kappa", "post_selection", "readout_diag", "readout_sparse", "sparsity")
 
 
 def summarize(cfg: StudyConfig, records: list[dict]) -> dict:
-    """Per-n mean, standard error and median over trials of every quantity, and fits of the
-    per-n medians (kappa: means) against log n, with R^2."""
+    """Per n: mean, standard error and median over trials of every per-trial quantity, and
+    under ``pooled`` the reference's statistics over all trials, patterns and test points
+    (``sparsify.pooled_statistics``; its Poisson-bootstrap errors seeded by n). Fits against
+    log n, with R^2, of the pooled values (``statistics="pooled"``) or of the per-n medians of
+    per-trial medians (kappa: means; ``"per_trial"``)."""
     from dataclasses import asdict
 
     from hybrid import sparsify
@@ -365,18 +491,33 @@ def summarize(cfg: StudyConfig, records: list[dict]) -> dict:
     sizes = sorted({r["n"] for r in records})
     for n in sizes:
         rows = [r for r in records if r["n"] == n]
-        keys = dict.fromkeys(k for r in rows for k in r if k not in ("n", "trial"))
+        keys = dict.fromkeys(k for r in rows for k in r if k not in ("n", "trial", "samples"))
         per_n[str(n)] = {
             k: _summaries([r[k] for r in rows if k in r]) | {"trials": sum(k in r for r in rows)}
             for k in keys
         }
+        samples = [r["samples"] for r in rows if "samples" in r]
+        if samples:
+            rng = np.random.default_rng([cfg.seed, n, 2])
+            per_n[str(n)]["pooled"] = sparsify.pooled_statistics(samples, rng)
     fits = {}
     if len(sizes) >= 3:
         for key in FITTED:
             stat = "mean" if key == "kappa" else "median"
-            vals = [per_n[str(n)][key][stat] for n in sizes]
+            if cfg.statistics == "pooled":
+                stat = "pooled " + ("mean" if key in ("kappa", "sparsity") else "median")
+            vals = [statistic(per_n[str(n)], key, cfg.statistics)[0] for n in sizes]
             fits[key] = sparsify.log_fit(sizes, vals) | {"statistic": stat}
     return {"config": asdict(cfg), "per_n": per_n, "fits": fits, "records": records}
+
+
+def statistic(entry: dict, key: str, statistics: str = "pooled") -> tuple[float, float]:
+    """(value, standard error) of ``key`` in one ``per_n`` entry of a report: the pooled
+    statistic, or over trials the mean (kappa, accuracies) or the median (counts, sparsity)."""
+    if statistics == "pooled" and key in entry.get("pooled", {}):
+        return entry["pooled"][key]["value"], entry["pooled"][key]["sem"]
+    stat = "mean" if key == "kappa" or key.startswith("acc_") else "median"
+    return entry[key][stat], entry[key]["sem"]
 
 
 def plot_study(report: dict, path) -> object:
@@ -388,9 +529,12 @@ def plot_study(report: dict, path) -> object:
     per_n = report["per_n"]
     sizes = sorted(int(n) for n in per_n)
 
-    def series(key, stat="mean"):
+    how = report["config"].get("statistics", "per_trial")
+
+    def series(key):
         ok = [n for n in sizes if key in per_n[str(n)]]
-        return ok, [per_n[str(n)][key][stat] for n in ok], [per_n[str(n)][key]["sem"] for n in ok]
+        values = [statistic(per_n[str(n)], key, how) for n in ok]
+        return ok, [v for v, _ in values], [e for _, e in values]
 
     fig, axes = plt.subplots(1, 4, figsize=(18, 4))
     for key, label in (
@@ -407,14 +551,14 @@ def plot_study(report: dict, path) -> object:
     ns, v, e = series("kappa")
     axes[1].errorbar(ns, v, yerr=2 * np.asarray(e), fmt="o", color="C1", capsize=3)
     axes[1].set_ylabel("condition number of sparsified NTK")
-    ns, v, _ = series("post_selection", "median")
+    ns, v, _ = series("post_selection")
     axes[2].plot(ns, v, "o", color="C0")
     axes[2].set_ylabel("measurements (post-selection, 1/P)")
     for key, label, color in (
         ("readout_sparse", "sparsified NTK", "C1"),
         ("readout_diag", "diagonal NTK", "C2"),
     ):
-        ns, v, _ = series(key, "median")
+        ns, v, _ = series(key)
         axes[3].plot(ns, v, "o", color=color, label=label)
     axes[3].set_ylabel("measurements (readout, 1/|o|^2)")
     axes[3].legend()
@@ -565,6 +709,10 @@ def _cmd_study(args) -> int:
         cnn_stage_depth=args.cnn_stage_depth,
         cnn_width=args.cnn_width,
         estimators=tuple(args.estimators),
+        statistics=args.statistics,
+        sparsity=args.sparsity,
+        cnn_thresholds=args.cnn_thresholds,
+        precondition=args.precondition,
     )
     report = study(
         cfg, args.out, resume=args.resume, log=lambda msg: print(msg, file=sys.stderr, flush=True)

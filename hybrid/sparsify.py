@@ -6,7 +6,7 @@ Zlokapa, Neven and Lloyd (arXiv:2107.09200) replace the n x n NTK K by
   within a class) plus the diagonal. For the FC network the kept entries are K's own
   ("unbiased"); for the CNN the pattern also drops within-class entries below a class
   percentile measured on a small training kernel, and K~ is preconditioned by adding
-  f diag(K~), f = 0.66 (log n)^0.9 ("biased");
+  f diag(K~), f = 0.76 (log n)^0.9 ("biased"; 0.66 in the reference's first commit);
 - the *diagonal* NTK diag(K).
 
 and measure, per training set size n (functions named after them here):
@@ -76,16 +76,27 @@ def class_thresholds(kernel: np.ndarray, y: np.ndarray, percentile: float = 90.0
     return out
 
 
-def precondition_factor(n: int) -> float:
-    """f = 0.66 (log n)^0.9, the reference's diagonal shift (Gershgorin suggests ~log n)."""
-    return 0.66 * target_sparsity(n) ** 0.9
+# c in f = c (log n)^0.9, by the version of the reference's analysis.ipynb that has it: the
+# initial commit (80c84dc, 2021-07-18) wrote 0.66; the next ("typos", efdf374, 2021-07-19)
+# changed it to 0.76, which is what its code runs today and our default.
+PRECONDITION_COEFFICIENTS = {"current": 0.76, "initial": 0.66}
+
+
+def precondition_factor(n: int, coefficient: float = PRECONDITION_COEFFICIENTS["current"]) -> float:
+    """f = 0.76 (log n)^0.9, the reference's diagonal shift ("we expect a factor of
+    ~target_sparsity by Gershgorin's theorem"); ``coefficient`` replaces 0.76."""
+    return coefficient * target_sparsity(n) ** 0.9
 
 
 def sparsify_biased(
-    kernel: np.ndarray, pattern: np.ndarray, y: np.ndarray, thresholds: dict
+    kernel: np.ndarray,
+    pattern: np.ndarray,
+    y: np.ndarray,
+    thresholds: dict,
+    coefficient: float = PRECONDITION_COEFFICIENTS["current"],
 ) -> np.ndarray:
     """K~ for the CNN: the pattern, minus within-class entries at or below the class threshold,
-    plus the diagonal; then preconditioned K~ + f diag(K~)."""
+    plus the diagonal; then preconditioned K~ + f diag(K~) (``precondition_factor``)."""
     y = np.asarray(y)
     keep = np.zeros_like(pattern)
     for c, t in thresholds.items():
@@ -94,7 +105,7 @@ def sparsify_biased(
     keep &= pattern
     np.fill_diagonal(keep, True)
     sparse = np.where(keep, kernel, 0.0)
-    return sparse + precondition_factor(len(y)) * np.diag(np.diag(sparse))
+    return sparse + precondition_factor(len(y), coefficient) * np.diag(np.diag(sparse))
 
 
 def diagonal(kernel: np.ndarray) -> np.ndarray:
@@ -214,6 +225,50 @@ def trial(
         "readout_diag": shared["readout_diag"],
         "readout_sparse": readout(k_test_normalized, alpha_sparse),
     }
+
+
+def poisson_median_error(values: np.ndarray, rng: np.random.Generator, bootstraps: int = 5):
+    """The reference's error bar on a pooled median of counts: "Poisson bootstrapping",
+    ``r = np.random.poisson(size=...); medians[b] = np.median(r * values)``, then
+    ``np.std(medians) / np.sqrt(bootstraps)`` (each value weighted by a Poisson(1) draw; 5
+    bootstraps)."""
+    v = np.asarray(values, dtype=np.float64)
+    medians = [np.median(rng.poisson(size=v.shape) * v) for _ in range(bootstraps)]
+    return float(np.std(medians) / math.sqrt(bootstraps))
+
+
+def pooled_statistics(samples: list[dict], rng: np.random.Generator) -> dict:
+    """The reference's statistics for one n, from every trial's ``samples``: the analysis
+    notebook concatenates over trials, sparsity patterns and test points, then takes
+
+    - accuracy: the mean of the correct/incorrect flags, error ``np.std(correct) /
+      np.sqrt(len(correct))`` over individual predictions (the exact and diagonal predictions
+      counted once per pattern, as the notebook appends them per pattern);
+    - kappa: the mean over all trials and patterns, error std / sqrt(count);
+    - 1/P and the readout counts: one median over all of them, error ``poisson_median_error``
+      (1/P and the diagonal readout do not depend on the pattern and enter once per test point;
+      the notebook repeats them per pattern, which leaves the median unchanged).
+
+    Each sample dict holds ``acc_*`` (a trial's accuracy over its test points), ``predictions``
+    (test points x patterns), ``kappa`` (per pattern), ``post_selection`` and ``readout_diag``
+    (per test point, the same for every pattern), ``readout_sparse`` (per pattern and test
+    point) and ``sparsity`` (per pattern).
+    """
+    out: dict = {}
+    n_pred = sum(s["predictions"] for s in samples)
+    for key in samples[0]:
+        if key.startswith("acc_"):
+            p = sum(s[key] * s["predictions"] for s in samples) / n_pred
+            out[key] = {"value": float(p), "sem": math.sqrt(p * (1 - p) / n_pred), "count": n_pred}
+    for key in ("kappa", "sparsity"):
+        v = np.concatenate([np.ravel(s[key]) for s in samples])
+        sem = float(v.std() / math.sqrt(len(v)))
+        out[key] = {"value": float(v.mean()), "sem": sem, "count": len(v)}
+    for key in ("post_selection", "readout_diag", "readout_sparse"):
+        v = np.concatenate([np.ravel(s[key]) for s in samples])
+        med = float(np.median(v))
+        out[key] = {"value": med, "sem": poisson_median_error(v, rng), "count": len(v)}
+    return out
 
 
 def log_fit(n, values) -> dict:

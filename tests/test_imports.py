@@ -112,9 +112,10 @@ def test_the_device_layer_imports_no_algorithm():
 
 def test_cli_choices_mirror_the_library():
     """The parsers import no algorithm, so they restate its choices: the copies must agree."""
-    from hybrid import cli, data, estimators, feedforward, hardware
+    from hybrid import cli, data, estimators, feedforward, hardware, ntk_study
 
     assert cli.ESTIMATORS == estimators.KINDS and cli.NORMS == estimators.NORMS
     assert cli.LOSSES == feedforward.LOSSES and cli.INITS == feedforward.INITS
     assert cli.MNIST_SOURCES == data.MNIST_SOURCES
+    assert {k: v[0] for k, v in cli.NTK_STUDY_OPTIONS.items()} == ntk_study.OPTIONS
     assert tuple(hardware.MODELS) == cli.RESOURCE_MODELS
