@@ -14,6 +14,10 @@ at least 1 - gamma (Allcock, Hsieh, Kerenidis, Zhang, arXiv:1812.03089). The kin
 - ``gaussian``: the noise model of the paper's simulations, s = <x,y> + sigma * N(0, 1) with
   sigma = max(eps |<x,y>|, eps) / z_{1 - gamma/2}, i.e. the band holds with probability exactly
   1 - gamma. Cost reported as that of the RIPE call it stands for.
+- ``gaussian_absolute``: the other reading of the paper's "N(eps/2, 0)": s = <x,y> + (eps/2)
+  N(0, 1), an absolute standard deviation eps/2 whatever |<x,y>|. For |<x,y>| <= 1 it nearly
+  equals ``gaussian`` (eps/2 against eps/1.96 at gamma = 0.05); above, its error does not grow
+  with |<x,y>|. Cost as for ``gaussian``.
 - ``l2_sampling``: the quantum-inspired classical estimator of the paper's section F (Tang's
   l2 sampling): sample i with probability x_i^2/|x|^2, average y_i |x|^2 / x_i over k samples,
   median of Q' means. k grows as (|x||y| / (eps max(1, |<x,y>|)))^2: the quadratic overhead that
@@ -34,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-KINDS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
+KINDS = ("exact", "shots", "ripe", "gaussian", "gaussian_absolute", "l2_sampling")
 NORMS = ("exact", "approx")
 # Success probability of one amplitude-estimation run (Brassard, Hoyer, Mosca, Tapp, k = 1).
 AE_SUCCESS = 8 / math.pi**2
@@ -327,9 +331,12 @@ def _ripe(key, ip, nx2, ny2, eps, gamma: float, norms: str, window: int):
     return from_amplitude(a_med, nx2_used, ny2_used), q * m
 
 
-def _gaussian(key, ip, nx2, ny2, eps, gamma: float):
-    z = NormalDist().inv_cdf(1 - gamma / 2)
-    s = ip + band(ip, eps) / z * jax.random.normal(key, ip.shape)
+def _gaussian(key, ip, nx2, ny2, eps, gamma: float, absolute: bool = False):
+    if absolute:
+        sigma = eps / 2 * jnp.ones_like(ip)
+    else:
+        sigma = band(ip, eps) / NormalDist().inv_cdf(1 - gamma / 2)
+    s = ip + sigma * jax.random.normal(key, ip.shape)
     return s, ripe_q(gamma) * ripe_m(ripe_eps_a(ip, nx2, ny2, eps))
 
 
@@ -372,8 +379,8 @@ def _sample(cfg: tuple, key, eps, a, b, c):
     nx2, ny2 = jnp.where(zero, 1.0, nx2), jnp.where(zero, 1.0, ny2)
     if kind == "ripe":
         s, cost = _ripe(key, ip, nx2, ny2, eps, gamma, norms, window)
-    elif kind == "gaussian":
-        s, cost = _gaussian(key, ip, nx2, ny2, eps, gamma)
+    elif kind in ("gaussian", "gaussian_absolute"):
+        s, cost = _gaussian(key, ip, nx2, ny2, eps, gamma, kind == "gaussian_absolute")
     else:
         s, cost = _shots(key, ip, nx2, ny2, eps, gamma, shots)
     return jnp.where(zero, 0.0, s), jnp.where(zero, 0.0, cost)
