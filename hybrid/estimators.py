@@ -29,6 +29,7 @@ configuration is a frozen dataclass, hashable, so it can be a static argument.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -61,7 +62,7 @@ class Estimator:
     gamma: float = 0.05
     shots: int | None = None
     norms: str = "exact"
-    window: int = 4
+    window: int = 2
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -76,8 +77,8 @@ class Estimator:
             raise ValueError(f"shots must be a positive integer, got {self.shots}")
         if self.norms == "approx" and self.eps > 1:
             raise ValueError("norms='approx' splits the error budget and needs eps <= 1")
-        if self.window < 4:
-            raise ValueError("window must be >= 4 (see ae_median)")
+        if self.window < 2:
+            raise ValueError("window must be >= 2 (see ae_median)")
 
     @property
     def noiseless(self) -> bool:
@@ -139,12 +140,15 @@ def from_amplitude(a, nx2, ny2):
 
 
 def _trigamma(x):
-    """psi_1(x) = sum_{n >= 0} 1/(x + n)^2 by its asymptotic series to x^-11 (relative error
-    below 2e-8 for x >= 4, the only arguments it gets): finite sums of 1/d^2 are differences."""
+    """psi_1(x) = sum_{n >= 0} 1/(x + n)^2: two terms, then the asymptotic series to x^-11 at
+    x + 2 (relative error below 2e-8 for x >= 2, the only arguments it gets). Finite sums of
+    1/d^2 are its differences."""
+    head = 1 / (x * x) + 1 / ((x + 1) * (x + 1))
+    x = x + 2
     r = 1 / x
     r2 = r * r
     odd = 1 / 6 + r2 * (-1 / 30 + r2 * (1 / 42 + r2 * (-1 / 30 + r2 * 5 / 66)))
-    return r + r2 * (0.5 + r * odd)
+    return head + r + r2 * (0.5 + r * odd)
 
 
 def _cot_gap(y):
@@ -164,7 +168,7 @@ def _smooth_integral(x):
 
 
 def _csc2_sum(d0, n, m):
-    """sum_{k=0}^{n-1} csc^2(pi (d0 + k) / M) for d0 >= 4, n >= 0 and M - d0 - n + 1 >= 4.
+    """sum_{k=0}^{n-1} csc^2(pi (d0 + k) / M) for d0 >= 2, n >= 0 and M - d0 - n + 1 >= 2.
 
     csc^2 x = 1/x^2 + 1/(pi - x)^2 + g(x): the two poles (at d = 0 and d = M: the range is
     finite, both ends count) are summed exactly by trigamma differences; the smooth rest g by
@@ -179,7 +183,7 @@ def _csc2_sum(d0, n, m):
 
 def _folded_cdf(i, tm, m, s2m, upper):
     """F(i) = P(min(y, M - y) <= i) for M-point amplitude estimation of theta M = ``tm``, at
-    an i at least 4 below (``upper`` False) or 3 above (``upper`` True) tm.
+    an i at least 2 below (``upper`` False) or 1 above (``upper`` True) tm.
 
     P(y) = (1/2)(K(tm - y) + K(tm + y)) with the Fejer kernel K(d) = sin^2(pi d) / (M sin(pi d /
     M))^2, so F(i) = sum_{|y| <= i} K(tm - y) exactly (the mirrored branch folds onto the same
@@ -210,6 +214,43 @@ def _median_cdf(f, q: int):
     return jnp.where(f <= 0.5, upper, 1 - upper)
 
 
+# Grid of the median-quantile table: logit(v) from logit(2^-60) to 0 (v = min(u, 1 - u)).
+QUANTILE_POINTS = 4096
+QUANTILE_LOGIT_MIN = math.log(2.0**-60 / (1 - 2.0**-60))
+
+
+@functools.cache
+def _median_quantile_table(q: int) -> np.ndarray:
+    """logit of G^{-1}(v), the Beta(h, h) quantile (the median of q uniforms, h = (q + 1)/2), on
+    a uniform grid of logit(v); linear interpolation in logit-logit inverts G to within 3e-7
+    (absolute, in probability; tested)."""
+    from scipy.special import betaincinv
+
+    h = (q + 1) // 2
+    t = np.linspace(QUANTILE_LOGIT_MIN, 0.0, QUANTILE_POINTS)
+    b = betaincinv(h, h, 1 / (1 + np.exp(-t)))
+    return np.log(b / (1 - b))
+
+
+def median_quantile(u, q: int):
+    """B = G^{-1}(u): the median of q outputs is F^{-1}(B), B ~ Beta(h, h) when u ~ U(0, 1).
+
+    One table look-up per pair replaces evaluating the median's CDF G at every outcome the
+    sampler considers: the median index is then min{i : F(i) >= B}."""
+    if q == 1:
+        return u
+    table = jnp.asarray(_median_quantile_table(q), u.dtype)
+    v = jnp.clip(jnp.minimum(u, 1 - u), 2.0**-60, 0.5)
+    step = -QUANTILE_LOGIT_MIN / (QUANTILE_POINTS - 1)
+    pos = (jnp.log(v / (1 - v)) - QUANTILE_LOGIT_MIN) / step
+    j = jnp.clip(jnp.floor(pos), 0, QUANTILE_POINTS - 2)
+    frac = pos - j
+    j = j.astype(jnp.int32)
+    y = table[j] + frac * (table[j + 1] - table[j])
+    b = 1 / (1 + jnp.exp(-y))
+    return jnp.where(u <= 0.5, b, 1 - b)
+
+
 def _fejer_ratio(num, sin_d):
     """Fejer weight num / sin^2(pi d / M), with its limit 1 where d = 0 mod M."""
     den = sin_d**2
@@ -221,20 +262,20 @@ def _fejer_ratio(num, sin_d):
 TAIL_CHUNK = 256
 
 
-def _tail_median(u, tm, m, s2m, q: int, lo, hi, upper):
-    """The smallest i in (lo, hi] with G(F(i)) >= u, by bisection on the exact tail CDF."""
+def _tail_median(b, tm, m, s2m, lo, hi, upper):
+    """The smallest i in (lo, hi] with F(i) >= b, by bisection on the exact tail CDF."""
 
     def body(bounds):
         lo, hi = bounds
         mid = jnp.floor((lo + hi) / 2)
-        ok = _median_cdf(_folded_cdf(mid, tm, m, s2m, upper), q) >= u
+        ok = _folded_cdf(mid, tm, m, s2m, upper) >= b
         open_ = hi - lo > 1
         return jnp.where(open_ & ~ok, mid, lo), jnp.where(open_ & ok, mid, hi)
 
     return jax.lax.while_loop(lambda b: jnp.any(b[1] - b[0] > 1), body, (lo, hi))[1]
 
 
-def _resolve_tails(idx, need, u, tm, m, s2m, q: int, lo, hi, upper):
+def _resolve_tails(idx, need, b, tm, m, s2m, lo, hi, upper):
     """Replace ``idx`` where ``need`` by the exact tail index, TAIL_CHUNK pairs per pass: the
     cost follows the number of tail draws (rare for Q >= 9), not the number of pairs."""
     n = idx.shape[0]
@@ -244,30 +285,31 @@ def _resolve_tails(idx, need, u, tm, m, s2m, q: int, lo, hi, upper):
         idx, need = carry
         sel = jnp.nonzero(need, size=k, fill_value=n)[0]
         at = jnp.minimum(sel, n - 1)
-        args = (v[at] for v in (u, tm, m, s2m))
-        res = _tail_median(*args, q, lo[at], hi[at], upper[at])
+        args = (v[at] for v in (b, tm, m, s2m, lo, hi, upper))
+        res = _tail_median(*args)
         return idx.at[sel].set(res, mode="drop"), need.at[sel].set(False, mode="drop")
 
     return jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (idx, need))[0]
 
 
-def ae_median(key, a, m, q: int, window: int = 4):
+def ae_median(key, a, m, q: int, window: int = 2):
     """The median of ``q`` (odd) M-point amplitude-estimation outputs, drawn in one step.
 
     The law is Subroutine 4's (Brassard-Hoyer-Mosca-Tapp amplitude estimation: outcome y with
     probability (1/2)(K(theta M - y) + K(theta M + y)), K the Fejer kernel, theta = asin(sqrt
     a)/pi), for every a in [0, 1], M >= 2 and odd q >= 1. An output sin^2(pi y / M) depends on y
     only through i = min(y, M - y) in [0, M/2] and grows with it, so the median of q outputs is
-    sin^2(pi i* / M) with i* = min{i : G(F(i)) >= u}, G the median's CDF (``_median_cdf``), F
-    the CDF of i and u one uniform. F is exact on 2 * window consecutive i around theta M, and
-    the mass below them is exact too (``_folded_cdf``: trigamma for the poles, a midpoint sum
-    of a bounded remainder, error < 0.02/M^3 in F). A median beyond the window (Q = 1: about
-    1 draw in 20; Q = 17: < 1e-6) is found by bisection on that exact tail CDF, only for the
-    pairs that need it. Law exact up to those rounding terms and the dtype's uniform (2^-24 in
+    sin^2(pi i* / M) with i* = min{i : F(i) >= B}, F the CDF of i and B = G^{-1}(u) the
+    quantile of the median of q uniforms (``median_quantile``) at one uniform u. F is exact on
+    2 * window consecutive i around theta M, and the mass below them is exact too
+    (``_folded_cdf``: trigamma for the poles, a midpoint sum of a bounded remainder, error
+    < 0.02/M^3 + 1e-8 F). A median beyond the window (Q = 1, window 2: about 1 draw in 8;
+    Q = 17: < 1e-6) is found by bisection on that exact tail CDF, only for the pairs that need
+    it. Law exact up to those terms, G^{-1}'s table (3e-7) and the dtype's uniform (2^-24 in
     float32). One uniform per pair instead of q outputs is what keeps RIPE cheap.
     """
-    if window < 4:
-        raise ValueError("the RIPE median sampler needs window >= 4")
+    if window < 2:
+        raise ValueError("the RIPE median sampler needs window >= 2")
     a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
     shape = a.shape
     a, m = a.reshape(-1), m.reshape(-1)
@@ -290,16 +332,16 @@ def ae_median(key, a, m, q: int, window: int = 4):
     has_below = start > 0
     lo_i = jnp.where(has_below, start - 1, 0.0)
     below = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
-    u = jax.random.uniform(key, a.shape, dtype=a.dtype)
-    idx = jnp.sum(_median_cdf(below + cdf, q) < u, axis=0)
+    b = median_quantile(jax.random.uniform(key, a.shape, dtype=a.dtype), q)
+    idx = jnp.sum(below + cdf < b, axis=0)
     i_star = start + jnp.minimum(idx, jnp.minimum(half - start, width - 1))
-    low_tail = has_below & (_median_cdf(below, q) >= u)
+    low_tail = has_below & (below >= b)
     high_tail = (end < half) & (idx == width)
     if a.size:
         lo = jnp.where(low_tail, -1.0, end)
         hi = jnp.where(low_tail, start - 1, half)
         need = low_tail | high_tail
-        i_star = _resolve_tails(i_star, need, u, tm, m, s2m, q, lo, hi, high_tail)
+        i_star = _resolve_tails(i_star, need, b, tm, m, s2m, lo, hi, high_tail)
     return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
 
 

@@ -305,10 +305,12 @@ def _r_terms(state, new_params, aux, lr, m):
     return rows, cols, terms
 
 
-def make_step(net: NetConfig, products: Products, lr: float):
+def make_step(net: NetConfig, products: Products, lr: float, r_terms: bool = True):
     """One (eps, gamma)-training iteration: (state, (key, x, targets)) -> (state, log).
 
     The update is plain SGD (the paper's eqs. (2)-(3)); R_W's implicit storage assumes it.
+    ``r_terms=False`` logs only loss and cost (and leaves the storage norms as they are): for
+    timing the training itself.
     """
     optimizer = optax.sgd(lr)
 
@@ -317,7 +319,10 @@ def make_step(net: NetConfig, products: Products, lr: float):
         grads, aux = gradients(state["params"], x, targets, products, key, net)
         updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        rows, cols, terms = _r_terms(state, params, aux, lr, x.shape[0])
+        if r_terms:
+            rows, cols, terms = _r_terms(state, params, aux, lr, x.shape[0])
+        else:
+            rows, cols, terms = state["rows"], state["cols"], {}
         log = {"loss": aux["loss"], "cost": aux["cost"], **terms}
         return {"params": params, "opt": opt_state, "rows": rows, "cols": cols}, log
 
