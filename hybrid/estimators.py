@@ -355,6 +355,24 @@ def ae_samples(key, a, m, n: int, window: int = 32):
     return ae_median(key, a, m, 1, window)
 
 
+def ae_median_law(a: float, m: int, q: int) -> np.ndarray:
+    """Exact P(median index = i), i = 0..M//2, by enumerating all M outcomes (NumPy, O(M)):
+    the reference law of ``ae_median`` for reports and checks, not for training."""
+    tm = math.asin(math.sqrt(a)) / math.pi * m
+    y = np.arange(m)
+
+    def fejer(d):
+        s = np.sin(np.pi * d / m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.sin(np.pi * d) ** 2 / (m * s) ** 2
+        return np.where(np.abs(s) < 1e-13, 1.0, w)
+
+    p = 0.5 * (fejer(tm - y) + fejer(tm + y))
+    cdf = np.cumsum(np.bincount(np.minimum(y, m - y), weights=p, minlength=m // 2 + 1))
+    cdf = np.asarray(_median_cdf(jnp.asarray(np.clip(cdf, 0, 1)), q))
+    return np.diff(np.concatenate([[0.0], cdf]))
+
+
 def _ripe(key, ip, nx2, ny2, eps, gamma: float, norms: str, window: int):
     q = ripe_q(gamma)
     k_norm, k_ae = jax.random.split(key)
