@@ -14,6 +14,10 @@ at least 1 - gamma (Allcock, Hsieh, Kerenidis, Zhang, arXiv:1812.03089). The kin
 - ``gaussian``: the noise model of the paper's simulations, s = <x,y> + sigma * N(0, 1) with
   sigma = max(eps |<x,y>|, eps) / z_{1 - gamma/2}, i.e. the band holds with probability exactly
   1 - gamma. Cost reported as that of the RIPE call it stands for.
+- ``gaussian_absolute``: the other reading of the paper's "N(eps/2, 0)": s = <x,y> + (eps/2)
+  N(0, 1), an absolute standard deviation eps/2 whatever |<x,y>|. For |<x,y>| <= 1 it nearly
+  equals ``gaussian`` (eps/2 against eps/1.96 at gamma = 0.05); above, its error does not grow
+  with |<x,y>|. Cost as for ``gaussian``.
 - ``l2_sampling``: the quantum-inspired classical estimator of the paper's section F (Tang's
   l2 sampling): sample i with probability x_i^2/|x|^2, average y_i |x|^2 / x_i over k samples,
   median of Q' means. k grows as (|x||y| / (eps max(1, |<x,y>|)))^2: the quadratic overhead that
@@ -25,6 +29,7 @@ configuration is a frozen dataclass, hashable, so it can be a static argument.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -34,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-KINDS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
+KINDS = ("exact", "shots", "ripe", "gaussian", "gaussian_absolute", "l2_sampling")
 NORMS = ("exact", "approx")
 # Success probability of one amplitude-estimation run (Brassard, Hoyer, Mosca, Tapp, k = 1).
 AE_SUCCESS = 8 / math.pi**2
@@ -57,7 +62,7 @@ class Estimator:
     gamma: float = 0.05
     shots: int | None = None
     norms: str = "exact"
-    window: int = 4
+    window: int = 2
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -72,8 +77,8 @@ class Estimator:
             raise ValueError(f"shots must be a positive integer, got {self.shots}")
         if self.norms == "approx" and self.eps > 1:
             raise ValueError("norms='approx' splits the error budget and needs eps <= 1")
-        if self.window < 1:
-            raise ValueError("window must be >= 1")
+        if self.window < 2:
+            raise ValueError("window must be >= 2 (see ae_median)")
 
     @property
     def noiseless(self) -> bool:
@@ -134,63 +139,61 @@ def from_amplitude(a, nx2, ny2):
     return (nx2 + ny2) * (1 - 2 * a) / 2
 
 
-def _fejer(delta, m):
-    """|sin(pi delta)|^2 / (M sin(pi delta / M))^2: amplitude estimation's outcome weight."""
-    small = jnp.abs(delta) < 1e-6
-    safe = jnp.where(small, 1.0, delta)
-    ratio = jnp.sin(jnp.pi * safe) / (m * jnp.sin(jnp.pi * safe / m))
-    return jnp.where(small, 1.0, ratio**2)
-
-
-def ae_samples(key, a, m, n: int, window: int = 32):
-    """``n`` amplitude-estimation outputs sin^2(pi y / M) for each amplitude in ``a``.
-
-    Outcome y of M-point amplitude estimation has probability (1/2)(F(theta M - y) + F(-theta M
-    - y)) with theta = asin(sqrt a)/pi and F the Fejer kernel above; both terms give the same
-    estimate, so y is drawn from the first. Outcomes y = floor(theta M) + j for -window < j <=
-    window are drawn exactly (all M of them when M <= 2 window); the tail beyond is drawn from
-    its 1/j^2 envelope. Returns shape a.shape + (n,).
-    """
-    a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
-    theta = jnp.arcsin(jnp.sqrt(a)) / jnp.pi
-    tm = theta * m
-    k = jnp.floor(tm)
-    f = tm - k
-    offsets = jnp.arange(-window + 1, window + 1, dtype=a.dtype)  # (2w,)
-    lo = -jnp.floor((m - 1) / 2)
-    hi = m - 1 + lo  # M consecutive offsets [lo, hi] cover every outcome once
-    inside = (offsets >= lo[..., None]) & (offsets <= hi[..., None])
-    weights = jnp.where(inside, _fejer(f[..., None] - offsets, m[..., None]), 0.0)
-    cdf = jnp.cumsum(weights, axis=-1)
-    # Exact mass of the window: 1 when it holds all M outcomes.
-    mass = jnp.where(m <= 2 * window, 1.0, jnp.minimum(cdf[..., -1], 1.0))
-    ku, ks, kt = jax.random.split(key, 3)
-    u = jax.random.uniform(ku, (*a.shape, n))
-    # Inverse CDF by binary search per pair: memory O(pairs x (window + n)), not their product.
-    flat_cdf = cdf.reshape(-1, cdf.shape[-1])
-    flat_u = (u * cdf[..., -1:]).reshape(-1, n)
-    idx = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(flat_cdf, flat_u)
-    idx = idx.reshape(*a.shape, n)
-    j_win = offsets[jnp.clip(idx, 0, 2 * window - 1)]
-    # Tail: side chosen by its envelope mass, distance from the 1/u^2 law truncated at M/2.
-    right0, left0 = window + 0.5 - f, window - 0.5 + f
-    p_right = (1 / right0) / (1 / right0 + 1 / left0)
-    go_right = jax.random.uniform(ks, (*a.shape, n)) < p_right[..., None]
-    start = jnp.where(go_right, right0[..., None], left0[..., None])
-    stop = jnp.maximum(m[..., None] / 2, start + 1)
-    v = jax.random.uniform(kt, (*a.shape, n))
-    dist = 1 / (1 / start - v * (1 / start - 1 / stop))  # inverse CDF of 1/u^2 on [start, stop]
-    j_tail = jnp.where(go_right, jnp.round(f[..., None] + dist), jnp.round(f[..., None] - dist))
-    in_window = jax.random.uniform(jax.random.fold_in(ku, 1), (*a.shape, n)) < mass[..., None]
-    y = jnp.mod(k[..., None] + jnp.where(in_window, j_win, j_tail), m[..., None])
-    return jnp.sin(jnp.pi * y / m[..., None]) ** 2
-
-
-def _psi1(x):
-    """Trigamma sum_{n >= 0} 1/(x + n)^2 by its asymptotic series (relative error < 1e-5 for
-    x >= 4, where it is used): the 1/j^2 tail mass beyond distance x."""
+def _trigamma(x):
+    """psi_1(x) = sum_{n >= 0} 1/(x + n)^2: two terms, then the asymptotic series to x^-11 at
+    x + 2 (relative error below 2e-8 for x >= 2, the only arguments it gets). Finite sums of
+    1/d^2 are its differences."""
+    head = 1 / (x * x) + 1 / ((x + 1) * (x + 1))
+    x = x + 2
     r = 1 / x
-    return r + r**2 / 2 + r**3 / 6 - r**5 / 30 + r**7 / 42
+    r2 = r * r
+    odd = 1 / 6 + r2 * (-1 / 30 + r2 * (1 / 42 + r2 * (-1 / 30 + r2 * 5 / 66)))
+    return head + r + r2 * (0.5 + r * odd)
+
+
+def _cot_gap(y):
+    """1/y - cot y on [0, pi/2], by its series below 0.1 where the difference cancels."""
+    y2 = y * y
+    series = y * (1 / 3 + y2 * (1 / 45 + y2 * (2 / 945 + y2 / 4725)))
+    safe = jnp.where(y < 0.1, 1.0, y)
+    return jnp.where(y < 0.1, series, 1 / safe - 1 / jnp.tan(safe))
+
+
+def _smooth_integral(x):
+    """G(x) = 1/x - cot x - 1/(pi - x) on (0, pi): an antiderivative of the smooth, bounded
+    g(x) = csc^2 x - 1/x^2 - 1/(pi - x)^2 (0.19 <= g <= 0.24), written without cancellation."""
+    low = x <= jnp.pi / 2
+    p = _cot_gap(jnp.where(low, x, jnp.pi - x))
+    return jnp.where(low, p - 1 / (jnp.pi - x), 1 / x - p)
+
+
+def _csc2_sum(d0, n, m):
+    """sum_{k=0}^{n-1} csc^2(pi (d0 + k) / M) for d0 >= 2, n >= 0 and M - d0 - n + 1 >= 2.
+
+    csc^2 x = 1/x^2 + 1/(pi - x)^2 + g(x): the two poles (at d = 0 and d = M: the range is
+    finite, both ends count) are summed exactly by trigamma differences; the smooth rest g by
+    the midpoint rule, whose error is at most (pi/M)/24 * max|g'(0)-g'(pi)| = 0.017/M.
+    """
+    near = _trigamma(d0) - _trigamma(d0 + n)  # sum 1/(d0 + k)^2
+    far = _trigamma(m - d0 - n + 1) - _trigamma(m - d0 + 1)  # sum 1/(M - d0 - k)^2
+    h = jnp.pi / m
+    smooth = (_smooth_integral(h * (d0 + n - 0.5)) - _smooth_integral(h * (d0 - 0.5))) / h
+    return (m / jnp.pi) ** 2 * (near + far) + smooth
+
+
+def _folded_cdf(i, tm, m, s2m, upper):
+    """F(i) = P(min(y, M - y) <= i) for M-point amplitude estimation of theta M = ``tm``, at
+    an i at least 2 below (``upper`` False) or 1 above (``upper`` True) tm.
+
+    P(y) = (1/2)(K(tm - y) + K(tm + y)) with the Fejer kernel K(d) = sin^2(pi d) / (M sin(pi d /
+    M))^2, so F(i) = sum_{|y| <= i} K(tm - y) exactly (the mirrored branch folds onto the same
+    y); above tm it is 1 minus the sum over y in [i + 1, M - i - 1]. ``s2m`` = sin^2(pi tm)/M^2.
+    """
+    half = jnp.floor(m / 2)
+    d0 = jnp.where(upper, i + 1 - tm, tm - i)
+    n = jnp.where(upper, jnp.maximum(m - 2 * i - 1, 0), 2 * i + 1)
+    mass = s2m * _csc2_sum(d0, n, m)
+    return jnp.where(i >= half, 1.0, jnp.where(upper, 1 - mass, mass))
 
 
 def _median_cdf(f, q: int):
@@ -211,6 +214,43 @@ def _median_cdf(f, q: int):
     return jnp.where(f <= 0.5, upper, 1 - upper)
 
 
+# Grid of the median-quantile table: logit(v) from logit(2^-60) to 0 (v = min(u, 1 - u)).
+QUANTILE_POINTS = 4096
+QUANTILE_LOGIT_MIN = math.log(2.0**-60 / (1 - 2.0**-60))
+
+
+@functools.cache
+def _median_quantile_table(q: int) -> np.ndarray:
+    """logit of G^{-1}(v), the Beta(h, h) quantile (the median of q uniforms, h = (q + 1)/2), on
+    a uniform grid of logit(v); linear interpolation in logit-logit inverts G to within 3e-7
+    (absolute, in probability; tested)."""
+    from scipy.special import betaincinv
+
+    h = (q + 1) // 2
+    t = np.linspace(QUANTILE_LOGIT_MIN, 0.0, QUANTILE_POINTS)
+    b = betaincinv(h, h, 1 / (1 + np.exp(-t)))
+    return np.log(b / (1 - b))
+
+
+def median_quantile(u, q: int):
+    """B = G^{-1}(u): the median of q outputs is F^{-1}(B), B ~ Beta(h, h) when u ~ U(0, 1).
+
+    One table look-up per pair replaces evaluating the median's CDF G at every outcome the
+    sampler considers: the median index is then min{i : F(i) >= B}."""
+    if q == 1:
+        return u
+    table = jnp.asarray(_median_quantile_table(q), u.dtype)
+    v = jnp.clip(jnp.minimum(u, 1 - u), 2.0**-60, 0.5)
+    step = -QUANTILE_LOGIT_MIN / (QUANTILE_POINTS - 1)
+    pos = (jnp.log(v / (1 - v)) - QUANTILE_LOGIT_MIN) / step
+    j = jnp.clip(jnp.floor(pos), 0, QUANTILE_POINTS - 2)
+    frac = pos - j
+    j = j.astype(jnp.int32)
+    y = table[j] + frac * (table[j + 1] - table[j])
+    b = 1 / (1 + jnp.exp(-y))
+    return jnp.where(u <= 0.5, b, 1 - b)
+
+
 def _fejer_ratio(num, sin_d):
     """Fejer weight num / sin^2(pi d / M), with its limit 1 where d = 0 mod M."""
     den = sin_d**2
@@ -218,43 +258,119 @@ def _fejer_ratio(num, sin_d):
     return jnp.where(small, 1.0, num / jnp.where(small, 1.0, den))
 
 
-def ae_median(key, a, m, q: int, window: int = 4):
+# Pairs whose median falls outside the window are resolved this many at a time.
+TAIL_CHUNK = 256
+
+
+def _tail_median(b, tm, m, s2m, lo, hi, upper):
+    """The smallest i in (lo, hi] with F(i) >= b, by bisection on the exact tail CDF."""
+
+    def body(bounds):
+        lo, hi = bounds
+        mid = jnp.floor((lo + hi) / 2)
+        ok = _folded_cdf(mid, tm, m, s2m, upper) >= b
+        open_ = hi - lo > 1
+        return jnp.where(open_ & ~ok, mid, lo), jnp.where(open_ & ok, mid, hi)
+
+    return jax.lax.while_loop(lambda b: jnp.any(b[1] - b[0] > 1), body, (lo, hi))[1]
+
+
+def _resolve_tails(idx, need, b, tm, m, s2m, lo, hi, upper):
+    """Replace ``idx`` where ``need`` by the exact tail index, TAIL_CHUNK pairs per pass: the
+    cost follows the number of tail draws (rare for Q >= 9), not the number of pairs."""
+    n = idx.shape[0]
+    k = min(n, TAIL_CHUNK)
+
+    def body(carry):
+        idx, need = carry
+        sel = jnp.nonzero(need, size=k, fill_value=n)[0]
+        at = jnp.minimum(sel, n - 1)
+        args = (v[at] for v in (b, tm, m, s2m, lo, hi, upper))
+        res = _tail_median(*args)
+        return idx.at[sel].set(res, mode="drop"), need.at[sel].set(False, mode="drop")
+
+    return jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (idx, need))[0]
+
+
+def ae_median(key, a, m, q: int, window: int = 2):
     """The median of ``q`` (odd) M-point amplitude-estimation outputs, drawn in one step.
 
-    An output sin^2(pi y / M) depends on y only through i = min(y, M - y) in [0, M/2] and grows
-    with it, so the median of q outputs is sin^2(pi i* / M), i* drawn by inverting the median's
-    own CDF G(F(i)) (``_median_cdf``) with one uniform. F, the CDF of i, is exact on
-    2 * window consecutive i around theta M (both branches of the distribution folded in); the
-    mass beyond only offsets F, split between the two sides by the 1/j^2 law (trigamma). The
-    median lies beyond the window only if h of the q outputs do: probability below
-    C(q, h) (2/(pi^2 window))^h, 1e-7 for window = 4 and q = 17 (then the nearest edge of the
-    window is returned, an error smaller than the true one). One uniform per pair instead of q
-    outputs is what keeps RIPE within a small factor of exact inner products.
+    The law is Subroutine 4's (Brassard-Hoyer-Mosca-Tapp amplitude estimation: outcome y with
+    probability (1/2)(K(theta M - y) + K(theta M + y)), K the Fejer kernel, theta = asin(sqrt
+    a)/pi), for every a in [0, 1], M >= 2 and odd q >= 1. An output sin^2(pi y / M) depends on y
+    only through i = min(y, M - y) in [0, M/2] and grows with it, so the median of q outputs is
+    sin^2(pi i* / M) with i* = min{i : F(i) >= B}, F the CDF of i and B = G^{-1}(u) the
+    quantile of the median of q uniforms (``median_quantile``) at one uniform u. F is exact on
+    2 * window consecutive i around theta M, and the mass below them is exact too
+    (``_folded_cdf``: trigamma for the poles, a midpoint sum of a bounded remainder, error
+    < 0.02/M^3 + 1e-8 F). A median beyond the window (Q = 1, window 2: about 1 draw in 8;
+    Q = 17: < 1e-6) is found by bisection on that exact tail CDF, only for the pairs that need
+    it. Law exact up to those terms, G^{-1}'s table (3e-7) and the dtype's uniform (2^-24 in
+    float32). One uniform per pair instead of q outputs is what keeps RIPE cheap.
     """
+    if window < 2:
+        raise ValueError("the RIPE median sampler needs window >= 2")
     a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
+    shape = a.shape
+    a, m = a.reshape(-1), m.reshape(-1)
     tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
     half = jnp.floor(m / 2)
     width = 2 * window
     start = jnp.clip(jnp.floor(tm) - window + 1, 0, jnp.maximum(0, half - width + 1))
-    i = start + jnp.arange(width, dtype=a.dtype).reshape(width, *(1,) * a.ndim)  # window first
+    end = start + width - 1
+    i = start + jnp.arange(width, dtype=a.dtype)[:, None]  # (width, pairs): window first
     # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
     # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
-    num = jnp.sin(jnp.pi * tm) ** 2 / m**2
+    s2m = jnp.sin(jnp.pi * tm) ** 2 / m**2
     mirror = (i > 0) & (2 * i != m)  # y = i and y = M - i are distinct outcomes
-    w = _fejer_ratio(num, jnp.sin(jnp.pi * (tm - i) / m))
-    w = w + jnp.where(mirror, _fejer_ratio(num, jnp.sin(jnp.pi * (tm + i) / m)), 0.0)
+    w = _fejer_ratio(s2m, jnp.sin(jnp.pi * (tm - i) / m))
+    w = w + jnp.where(mirror, _fejer_ratio(s2m, jnp.sin(jnp.pi * (tm + i) / m)), 0.0)
     w = jnp.where(i <= half, w, 0.0)
     # The running sums by one small matrix product: XLA's CPU cumsum and chains of elementwise
     # columns were both several times slower here (they recompute the sines per column).
     cdf = jnp.tensordot(jnp.tril(jnp.ones((width, width), a.dtype)), w, axes=1)
-    rest = jnp.clip(1 - cdf[-1], 0.0, 1.0)
-    low = jnp.where(start > 0, _psi1(jnp.maximum(tm - start + 1, 1.0)), 0.0)
-    high = jnp.where(start + width - 1 < half, _psi1(jnp.maximum(start + width - tm, 1.0)), 0.0)
-    below = jnp.where(low + high > 0, rest * low / jnp.where(low + high > 0, low + high, 1), 0)
-    u = jax.random.uniform(key, a.shape, dtype=a.dtype)
-    idx = jnp.sum(_median_cdf(below + cdf, q) < u, axis=0)
-    idx = jnp.minimum(idx, jnp.minimum(half - start, width - 1))
-    return jnp.sin(jnp.pi * (start + idx) / m) ** 2
+    has_below = start > 0
+    lo_i = jnp.where(has_below, start - 1, 0.0)
+    below = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
+    b = median_quantile(jax.random.uniform(key, a.shape, dtype=a.dtype), q)
+    idx = jnp.sum(below + cdf < b, axis=0)
+    i_star = start + jnp.minimum(idx, jnp.minimum(half - start, width - 1))
+    low_tail = has_below & (below >= b)
+    high_tail = (end < half) & (idx == width)
+    if a.size:
+        lo = jnp.where(low_tail, -1.0, end)
+        hi = jnp.where(low_tail, start - 1, half)
+        need = low_tail | high_tail
+        i_star = _resolve_tails(i_star, need, b, tm, m, s2m, lo, hi, high_tail)
+    return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
+
+
+def ae_samples(key, a, m, n: int, window: int = 32):
+    """``n`` single amplitude-estimation outputs sin^2(pi y / M) for each amplitude in ``a``:
+    the median of one output (``ae_median`` with q = 1), so the same exact law. Returns shape
+    a.shape + (n,)."""
+    a, m = jnp.broadcast_arrays(jnp.asarray(a, float), jnp.asarray(m, float))
+    a = jnp.broadcast_to(a[..., None], (*a.shape, n))
+    m = jnp.broadcast_to(m[..., None], a.shape)
+    return ae_median(key, a, m, 1, window)
+
+
+def ae_median_law(a: float, m: int, q: int) -> np.ndarray:
+    """Exact P(median index = i), i = 0..M//2, by enumerating all M outcomes (NumPy, O(M)):
+    the reference law of ``ae_median`` for reports and checks, not for training."""
+    tm = math.asin(math.sqrt(a)) / math.pi * m
+    y = np.arange(m)
+
+    def fejer(d):
+        s = np.sin(np.pi * d / m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.sin(np.pi * d) ** 2 / (m * s) ** 2
+        return np.where(np.abs(s) < 1e-13, 1.0, w)
+
+    p = 0.5 * (fejer(tm - y) + fejer(tm + y))
+    cdf = np.cumsum(np.bincount(np.minimum(y, m - y), weights=p, minlength=m // 2 + 1))
+    cdf = np.asarray(_median_cdf(jnp.asarray(np.clip(cdf, 0, 1)), q))
+    return np.diff(np.concatenate([[0.0], cdf]))
 
 
 def _ripe(key, ip, nx2, ny2, eps, gamma: float, norms: str, window: int):
@@ -275,9 +391,12 @@ def _ripe(key, ip, nx2, ny2, eps, gamma: float, norms: str, window: int):
     return from_amplitude(a_med, nx2_used, ny2_used), q * m
 
 
-def _gaussian(key, ip, nx2, ny2, eps, gamma: float):
-    z = NormalDist().inv_cdf(1 - gamma / 2)
-    s = ip + band(ip, eps) / z * jax.random.normal(key, ip.shape)
+def _gaussian(key, ip, nx2, ny2, eps, gamma: float, absolute: bool = False):
+    if absolute:
+        sigma = eps / 2 * jnp.ones_like(ip)
+    else:
+        sigma = band(ip, eps) / NormalDist().inv_cdf(1 - gamma / 2)
+    s = ip + sigma * jax.random.normal(key, ip.shape)
     return s, ripe_q(gamma) * ripe_m(ripe_eps_a(ip, nx2, ny2, eps))
 
 
@@ -320,8 +439,8 @@ def _sample(cfg: tuple, key, eps, a, b, c):
     nx2, ny2 = jnp.where(zero, 1.0, nx2), jnp.where(zero, 1.0, ny2)
     if kind == "ripe":
         s, cost = _ripe(key, ip, nx2, ny2, eps, gamma, norms, window)
-    elif kind == "gaussian":
-        s, cost = _gaussian(key, ip, nx2, ny2, eps, gamma)
+    elif kind in ("gaussian", "gaussian_absolute"):
+        s, cost = _gaussian(key, ip, nx2, ny2, eps, gamma, kind == "gaussian_absolute")
     else:
         s, cost = _shots(key, ip, nx2, ny2, eps, gamma, shots)
     return jnp.where(zero, 0.0, s), jnp.where(zero, 0.0, cost)

@@ -11,16 +11,25 @@ applied through ``optax.sgd(eta)`` on the gradient pytree (1/M) sum_x (delta a^T
 paper's network uses tanh everywhere and the quadratic loss (one-hot targets); softmax with
 cross-entropy on a linear output layer is the option ``loss="softmax_ce"``.
 
-Cost terms, logged every iteration (our reading of Theorem 1, see docs/ripe.md):
+Cost terms of Theorem 1, logged every iteration t as their mean over the M examples m of the
+mini-batch (the tables report the mean over t as well). X^[t,l,j] is the l2-BST storage of row j
+of W^l at iteration t: W^l(0)'s row (one vector, or the r vectors U_jk V_k after low-rank
+initialisation) and every stored update -(eta/M) delta_j^{x,l,tau} a^{x,l-1,tau}, tau < t;
+Y^[t,l,k] the same for column k. N - n_1 is the number of non-input neurons.
 
-- R_a = max over layers l, neurons j, examples x of |W_j| |a| / max(1, |<W_j, a>|): the factor by
-  which the forward inner products' norms exceed the error scale (RIPE's M grows with it).
-- R_delta: the same for the backpropagated <(W^T)_j, delta>.
-- R_W = max over l, j of |X^[t,l,j]|_F / |W_j(t)|, where the columns of X^[t,l,j] are the stored
-  vectors whose sum is row (or column) j of W^l at iteration t: W_0's part (one vector, or r
-  vectors U_jk V_k after low-rank initialisation) and the t*M update terms
-  -(eta/M) delta_j^{x,l,tau} a^{x,l-1,tau} of the implicit storage. |X|_F^2 is accumulated in
-  O(width) per step, so logging it costs nothing next to training.
+- R_a^{t,m} = 1/(N - n_1) sum_{l,j} |X^[t,l,j]|_F |a^{x_m,l-1}| / max(1, |<W_j^l, a^{x_m,l-1}>|):
+  the forward inner products' cost factor (RIPE on the storage needs M ~ |X|_F |a| / (eps
+  max(1, |<W_j, a>|))).
+- R_delta^{t,m}: the same for the backward <(W^{l+1})^T_k, delta^{x_m,l+1}> with |Y^[t,l+1,k]|_F,
+  summed over the hidden neurons k and divided by the same N - n_1 (our reading: then
+  TM(N - n_1)(R_a + R_delta) is the sum of every estimate's cost factor).
+- R_W^t = 1/(M (N - n_1)) sum_{l,j} |X^[t,l,j]|_F / |W_j^l(t)|: the norms |W_j| are estimated
+  once per iteration, i.e. once per M examples, hence the 1/M.
+
+|X|_F^2 is accumulated in O(width) per step. Kept under their own names: the maxima over l, j, m
+of |W_j| |a| / max(1, |<W_j, a>|) (``Ra_weightnorm_max``) and its backward analogue
+(``Rdelta_weightnorm_max``), which earlier versions reported as R_a and R_delta, and the maximum
+of |X|_F / |W_j| over rows and columns after the update (``storage_ratio_max``).
 
 The whole run is one ``jax.lax.scan`` per evaluation chunk, compiled once per (network,
 estimator, eta) and reused by every later run with the same three (seeds, table rows).
@@ -49,7 +58,14 @@ from hybrid.training import CHECKPOINT, METRICS, load_checkpoint, save_checkpoin
 
 LOSSES = ("mse", "softmax_ce")
 INITS = ("standard", "low_rank")
-R_KEYS = ("R_a", "R_a_mean", "R_delta", "R_delta_mean", "R_W", "R_W_mean")
+R_KEYS = (
+    "R_a",
+    "R_delta",
+    "R_W",
+    "Ra_weightnorm_max",
+    "Rdelta_weightnorm_max",
+    "storage_ratio_max",
+)
 
 
 @dataclass(frozen=True)
@@ -160,15 +176,14 @@ def circuit_products(circuit) -> Products:
     return products
 
 
-def _ratio(w, a, ip):
-    """|w_j| |a_b| / max(1, |<w_j, a_b>|) for every pair (b, j)."""
-    nw, na = jnp.linalg.norm(w, axis=1), jnp.linalg.norm(a, axis=1)
-    return na[:, None] * nw[None, :] / jnp.maximum(1.0, jnp.abs(ip))
+def _ratio(norm_w, a, ip):
+    """|w_j| |a_b| / max(1, |<w_j, a_b>|) for every pair (b, j), given the norms |w_j|."""
+    return jnp.linalg.norm(a, axis=1)[:, None] * norm_w[None, :] / jnp.maximum(1.0, jnp.abs(ip))
 
 
 def forward(params, x, products: Products, key, net: NetConfig):
-    """Activations and pre-activations of every layer with estimated inner products."""
-    acts, zs, ra, cost = [x], [], [], 0.0
+    """Activations, pre-activations and exact <W_j, a> of every layer, estimated products."""
+    acts, zs, ips, cost = [x], [], [], 0.0
     keys = jax.random.split(key, len(params))
     for i, layer in enumerate(params):
         a = acts[-1]
@@ -177,9 +192,9 @@ def forward(params, x, products: Products, key, net: NetConfig):
         last = i == len(params) - 1
         acts.append(z if (last and net.loss == "softmax_ce") else jnp.tanh(z))
         zs.append(z)
-        ra.append(_ratio(layer["w"], a, a @ layer["w"].T))
+        ips.append(a @ layer["w"].T)  # exact, for the R terms (the same product when exact)
         cost = cost + jnp.sum(c)
-    return acts, zs, ra, cost
+    return acts, zs, ips, cost
 
 
 def predict_scores(params, x, net: NetConfig, products: Products | None = None, key=None):
@@ -202,18 +217,18 @@ def loss_value(out, targets, net: NetConfig):
 def gradients(params, x, targets, products: Products, key, net: NetConfig):
     """Backpropagation with estimated inner products; returns (grads, aux) for one mini-batch."""
     k_fwd, k_bwd = jax.random.split(key)
-    acts, zs, ra, cost = forward(params, x, products, k_fwd, net)
+    acts, zs, ips, cost = forward(params, x, products, k_fwd, net)
     out = acts[-1]
     # Output error: d(loss)/dz per example (tanh + quadratic, or softmax + cross-entropy).
     mse = net.loss == "mse"
     delta = (out - targets) * (1 - out**2) if mse else jax.nn.softmax(out) - targets
     deltas = [delta]
-    rd = []
+    back_ips = []
     keys = jax.random.split(k_bwd, len(params))
     for i in range(len(params) - 1, 0, -1):
         w = params[i]["w"]
         s, c = products(keys[i], w.T, delta)  # <(W^T)_j, delta>: columns of W with delta
-        rd.append(_ratio(w.T, delta, delta @ w))
+        back_ips.insert(0, delta @ w)  # exact <(W^T)_k, delta>, layers 1..L-1 in order
         delta = s * (1 - acts[i] ** 2)
         deltas.insert(0, delta)
         cost = cost + jnp.sum(c)
@@ -224,8 +239,8 @@ def gradients(params, x, targets, products: Products, key, net: NetConfig):
     aux = {
         "loss": loss_value(out, targets, net),
         "cost": cost,
-        "ra": ra,
-        "rd": rd,
+        "ips": ips,
+        "back_ips": back_ips,
         "deltas": deltas,
         "acts": acts,
     }
@@ -233,32 +248,69 @@ def gradients(params, x, targets, products: Products, key, net: NetConfig):
 
 
 def _r_terms(state, new_params, aux, lr, m):
-    """R_a, R_delta (this iteration's inner products) and R_W (implicit storage after it)."""
+    """The storage after this iteration's update, and the R terms of iteration t (see the
+    module docstring): the paper's R_a, R_delta, R_W from the storage the iteration used, and
+    the older maxima under their own names."""
+    params = state["params"]
     rows, cols = [], []
     for i, (d, a) in enumerate(zip(aux["deltas"], aux["acts"][:-1], strict=True)):
         step = (lr / m) ** 2
         rows.append(state["rows"][i] + step * (d * d).T @ jnp.sum(a * a, axis=1))
         cols.append(state["cols"][i] + step * (a * a).T @ jnp.sum(d * d, axis=1))
-    rw = []
+    neurons = sum(layer["w"].shape[0] for layer in params)  # N - n_1
+    acts, deltas = aux["acts"][:-1], aux["deltas"][1:]
+    fwd = [
+        _ratio(jnp.sqrt(r2), a, ip)
+        for r2, a, ip in zip(state["rows"], acts, aux["ips"], strict=True)
+    ]
+    bwd = [
+        _ratio(jnp.sqrt(c2), d, ip)
+        for c2, d, ip in zip(state["cols"][1:], deltas, aux["back_ips"], strict=True)
+    ]
+    per_example = jnp.zeros(m)
+
+    def mean_over_examples(parts):
+        total = sum((jnp.sum(p, axis=1) for p in parts), per_example)
+        return jnp.mean(total) / neurons
+
+    storage_over_w = [
+        jnp.sqrt(r2) / jnp.maximum(jnp.linalg.norm(layer["w"], axis=1), 1e-30)
+        for r2, layer in zip(state["rows"], params, strict=True)
+    ]
+    weight_fwd = [
+        _ratio(jnp.linalg.norm(layer["w"], axis=1), a, ip)
+        for layer, a, ip in zip(params, acts, aux["ips"], strict=True)
+    ]
+    weight_bwd = [
+        _ratio(jnp.linalg.norm(layer["w"], axis=0), d, ip)
+        for layer, d, ip in zip(params[1:], deltas, aux["back_ips"], strict=True)
+    ]
+    after = []
     for layer, r2, c2 in zip(new_params, rows, cols, strict=True):
         w = layer["w"]
-        rw.append(jnp.sqrt(r2) / jnp.maximum(jnp.linalg.norm(w, axis=1), 1e-30))
-        rw.append(jnp.sqrt(c2) / jnp.maximum(jnp.linalg.norm(w, axis=0), 1e-30))
+        after.append(jnp.sqrt(r2) / jnp.maximum(jnp.linalg.norm(w, axis=1), 1e-30))
+        after.append(jnp.sqrt(c2) / jnp.maximum(jnp.linalg.norm(w, axis=0), 1e-30))
 
-    def stats(parts):
-        flat = jnp.concatenate([p.reshape(-1) for p in parts]) if parts else jnp.zeros(1)
-        return jnp.max(flat), jnp.mean(flat)
+    def largest(parts):
+        return jnp.max(jnp.concatenate([p.reshape(-1) for p in parts])) if parts else 0.0
 
-    terms = {}
-    for name, parts in (("R_a", aux["ra"]), ("R_delta", aux["rd"]), ("R_W", rw)):
-        terms[name], terms[name + "_mean"] = stats(parts)
+    terms = {
+        "R_a": mean_over_examples(fwd),
+        "R_delta": mean_over_examples(bwd),
+        "R_W": sum(jnp.sum(r) for r in storage_over_w) / (m * neurons),
+        "Ra_weightnorm_max": largest(weight_fwd),
+        "Rdelta_weightnorm_max": largest(weight_bwd),
+        "storage_ratio_max": largest(after),
+    }
     return rows, cols, terms
 
 
-def make_step(net: NetConfig, products: Products, lr: float):
+def make_step(net: NetConfig, products: Products, lr: float, r_terms: bool = True):
     """One (eps, gamma)-training iteration: (state, (key, x, targets)) -> (state, log).
 
     The update is plain SGD (the paper's eqs. (2)-(3)); R_W's implicit storage assumes it.
+    ``r_terms=False`` logs only loss and cost (and leaves the storage norms as they are): for
+    timing the training itself.
     """
     optimizer = optax.sgd(lr)
 
@@ -267,7 +319,10 @@ def make_step(net: NetConfig, products: Products, lr: float):
         grads, aux = gradients(state["params"], x, targets, products, key, net)
         updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        rows, cols, terms = _r_terms(state, params, aux, lr, x.shape[0])
+        if r_terms:
+            rows, cols, terms = _r_terms(state, params, aux, lr, x.shape[0])
+        else:
+            rows, cols, terms = state["rows"], state["cols"], {}
         log = {"loss": aux["loss"], "cost": aux["cost"], **terms}
         return {"params": params, "opt": opt_state, "rows": rows, "cols": cols}, log
 
@@ -508,18 +563,18 @@ def plot_history(history: History | dict, path) -> Path | None:
 
 
 def summary(history: History) -> dict:
-    """Final accuracies, R terms (max over the run and at the end) and total quantum cost."""
+    """Final accuracies, R terms (the paper's: mean over the run; the older maxima: max over
+    it) and total quantum cost."""
     last = history.evals[-1] if history.evals else {}
     out = {
         k: last[k]
         for k in ("test_acc", "test_acc_noisy", "test_correct", "test_correct_noisy")
         if k in last
     }
-    for key in ("R_a", "R_delta", "R_W"):
-        values = np.asarray(history.step[key])
-        out[f"{key}_max"] = float(values.max())
-        out[f"{key}_final"] = float(values[-1])
-        out[f"{key}_mean_over_t"] = float(np.asarray(history.step[key + "_mean"]).mean())
+    for key in ("R_a", "R_delta", "R_W"):  # the paper's tables: mean over t (and m)
+        out[key] = float(np.mean(history.step[key]))
+    for key in ("Ra_weightnorm_max", "Rdelta_weightnorm_max", "storage_ratio_max"):
+        out[key] = float(np.max(history.step[key]))
     out["cost_total"] = float(np.sum(history.step["cost"]))
     out["final_loss"] = float(history.step["loss"][-1])
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import jax
 import jax.numpy as jnp
@@ -73,9 +74,11 @@ def _per_example_deltas(params, x, targets, net):
 
 
 def test_r_terms_match_explicit_implicit_storage():
-    """Run 3 steps; rebuild X^[t,l,j] column by column and compare R_a, R_delta, R_W."""
+    """Run 3 steps; rebuild X^[t,l,j] (rows) and Y^[t,l,k] (columns) vector by vector and
+    compare the paper's R_a, R_delta, R_W (means over m, 1/(N - n_1), 1/M) and the maxima."""
     net = feedforward.NetConfig((4, 6, 3))
     lr, m = 0.3, 5
+    neurons = 6 + 3
     state = feedforward.initial_state(jax.random.key(2), net, lr)
     step = jax.jit(feedforward.make_step(net, EXACT, lr))
     # Stored vectors per row j (and column i) of each W^l: W_0's row (column), then updates.
@@ -94,40 +97,80 @@ def test_r_terms_match_explicit_implicit_storage():
         for layer in params:
             acts.append(np.tanh(acts[-1] @ np.asarray(layer["w"]).T + np.asarray(layer["b"])))
         deltas = [np.asarray(d) for d in _per_example_deltas(params, x, targets, net)]
-        ratio = []
-        for layer, a in zip(params, acts[:-1], strict=True):
+        r_a, r_d, r_w, weight_a = np.zeros(m), np.zeros(m), 0.0, []
+        for l_, (layer, a) in enumerate(zip(params, acts[:-1], strict=True)):
             w = np.asarray(layer["w"])
-            ip = a @ w.T
-            ratio.append(
-                np.linalg.norm(a, axis=1)[:, None]
-                * np.linalg.norm(w, axis=1)
-                / np.maximum(1, np.abs(ip))
-            )
+            for b in range(m):
+                for j in range(w.shape[0]):
+                    den = max(1, abs(w[j] @ a[b]))
+                    r_a[b] += np.linalg.norm(rows[l_][j]) * np.linalg.norm(a[b]) / den
+                    weight_a.append(np.linalg.norm(w[j]) * np.linalg.norm(a[b]) / den)
+            r_w += sum(np.linalg.norm(rows[l_][j]) / np.linalg.norm(w[j]) for j in range(len(w)))
         w2, d2 = np.asarray(params[1]["w"]), deltas[1]
-        ip = d2 @ w2
-        r_delta = (
-            np.linalg.norm(d2, axis=1)[:, None]
-            * np.linalg.norm(w2, axis=0)
-            / np.maximum(1, np.abs(ip))
-        )
+        for b in range(m):
+            for k in range(w2.shape[1]):
+                den = max(1, abs(w2[:, k] @ d2[b]))
+                r_d[b] += np.linalg.norm(cols[1][k]) * np.linalg.norm(d2[b]) / den
         state, log = step(state, (jax.random.key(t), x, targets))
+        np.testing.assert_allclose(log["R_a"], r_a.mean() / neurons, rtol=1e-10)
+        np.testing.assert_allclose(log["R_delta"], r_d.mean() / neurons, rtol=1e-10)
+        np.testing.assert_allclose(log["R_W"], r_w / (m * neurons), rtol=1e-10)
+        np.testing.assert_allclose(log["Ra_weightnorm_max"], max(weight_a), rtol=1e-10)
         for l_, (d, a) in enumerate(zip(deltas, acts[:-1], strict=True)):
             for b in range(m):
                 for j in range(d.shape[1]):
                     rows[l_][j].append(-lr / m * d[b, j] * a[b])
                 for i in range(a.shape[1]):
                     cols[l_][i].append(-lr / m * a[b, i] * d[b])
-        r_w = []
+        after = []
         for l_, layer in enumerate(state["params"]):
             w = np.asarray(layer["w"])
             # The stored vectors really sum to W (implicit storage is exact).
             np.testing.assert_allclose([np.sum(v, axis=0) for v in rows[l_]], w, atol=1e-12)
-            r_w += [np.linalg.norm(v) / np.linalg.norm(w[j]) for j, v in enumerate(rows[l_])]
-            r_w += [np.linalg.norm(v) / np.linalg.norm(w[:, i]) for i, v in enumerate(cols[l_])]
-        np.testing.assert_allclose(log["R_a"], max(r.max() for r in ratio), rtol=1e-10)
-        np.testing.assert_allclose(log["R_delta"], r_delta.max(), rtol=1e-10)
-        np.testing.assert_allclose(log["R_W"], max(r_w), rtol=1e-10)
-        assert log["R_W"] >= 1  # |X|_F >= |W_j| is not guaranteed in general, but here
+            after += [np.linalg.norm(v) / np.linalg.norm(w[j]) for j, v in enumerate(rows[l_])]
+            after += [np.linalg.norm(v) / np.linalg.norm(w[:, i]) for i, v in enumerate(cols[l_])]
+        np.testing.assert_allclose(log["storage_ratio_max"], max(after), rtol=1e-10)
+
+
+def test_r_terms_by_hand_on_a_2_1_1_network():
+    """W^1 = (3, 4), W^2 = (2), b = 0, one example x = (1, 0), target 0, eta = 0.5; N - n_1 = 2.
+
+    t = 1 (storage = the initial rows): <W^1, x> = 3, |W^1| |x| = 5 -> 5/3; a^1 = tanh 3,
+    <W^2, a^1> = 2 tanh 3 > 1 -> 2 tanh 3 / (2 tanh 3) = 1. R_a = (5/3 + 1)/2 = 4/3.
+    Backward: delta^2 = out (1 - out^2), out = tanh(2 tanh 3); |Y^[1,2,1]| = |column 1 of W^2|
+    = 2, <W^2, delta^2> = 2 delta^2 (< 1) -> R_delta = 2 |delta^2| / 2 = |delta^2|.
+    R_W = (5/5 + 2/2)/(M * 2) = 1. t = 2: row 1 of W^1 stores (3, 4) and -eta delta^1 x, so
+    |X|_F = sqrt(25 + eta^2 delta1^2) while |W^1| = |(3 - eta delta1, 4)|.
+    """
+    net = feedforward.NetConfig((2, 1, 1))
+    lr = 0.5
+    params = [
+        {"w": jnp.array([[3.0, 4.0]]), "b": jnp.zeros(1)},
+        {"w": jnp.array([[2.0]]), "b": jnp.zeros(1)},
+    ]
+    state = {
+        "params": params,
+        "rows": [jnp.array([25.0]), jnp.array([4.0])],
+        "cols": [jnp.array([9.0, 16.0]), jnp.array([4.0])],
+        "opt": feedforward.optax.sgd(lr).init(params),
+    }
+    step = feedforward.make_step(net, EXACT, lr)
+    batch = (jax.random.key(0), jnp.array([[1.0, 0.0]]), jnp.array([[0.0]]))
+    state2, log = step(state, batch)
+    a1 = math.tanh(3)
+    out = math.tanh(2 * a1)
+    delta2 = out * (1 - out**2)
+    delta1 = 2 * delta2 * (1 - a1**2)
+    assert 2 * delta2 < 1
+    np.testing.assert_allclose(log["R_a"], 4 / 3, rtol=1e-12)
+    np.testing.assert_allclose(log["R_delta"], delta2, rtol=1e-12)
+    np.testing.assert_allclose(log["R_W"], 1.0, rtol=1e-12)
+    _, log2 = step(state2, batch)
+    x_row1 = math.sqrt(25 + (lr * delta1) ** 2)
+    x_row2 = math.sqrt(4 + (lr * delta2 * a1) ** 2)
+    w_row1 = math.hypot(3 - lr * delta1, 4)
+    w_row2 = 2 - lr * delta2 * a1
+    np.testing.assert_allclose(log2["R_W"], (x_row1 / w_row1 + x_row2 / w_row2) / 2, rtol=1e-12)
 
 
 def test_low_rank_initialisation():
@@ -216,7 +259,7 @@ def test_cli_trains_and_exports(tmp_path):
         ]
     )
     result = feedforward.run(args)
-    assert {"test_acc", "R_a_max", "R_delta_max", "R_W_max", "cost_total"} <= set(result)
+    assert {"test_acc", "R_a", "R_delta", "R_W", "storage_ratio_max", "cost_total"} <= set(result)
     assert result["cost_total"] > 0
     clf = NumpyClassifier.load(out)
     assert clf.class_names == list(data.load("iris", "test").class_names)
