@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 # Choices the library defines; tests/test_imports.py checks they equal its own constants.
-ESTIMATORS = ("exact", "shots", "ripe", "gaussian", "l2_sampling")
+ESTIMATORS = ("exact", "shots", "ripe", "gaussian", "gaussian_absolute", "l2_sampling")
 NORMS = ("exact", "approx")
 LOSSES = ("mse", "softmax_ce")
 INITS = ("standard", "low_rank")
