@@ -366,6 +366,21 @@ def _estimated_accuracy(name, kcfg, x_tr, x_te, y_tr, y_te, seed) -> tuple[float
     return acc, float((c_tr.sum() + c_te.sum()) / n_pairs)
 
 
+def cnn_threshold_sets(y_pool: np.ndarray, seed: int, how: str = "two_sets"):
+    """Pool indices of the n = 16 sets that give the CNN's k_thresh and its class percentiles.
+
+    k_thresh is the largest off-diagonal entry of an n = 16 training kernel drawn for it alone
+    (the reference's ``compute_k_thresh_from_training_set``). "two_sets": the percentiles come
+    from the training set of the study's first n = 16 trial (the notebook loads the first
+    n = 16 ``kernel_train`` file; ``study`` draws it first from rng [seed, 16, 0]), a different
+    set, as the reference; "one_set": from the k_thresh set.
+    """
+    k_set = balanced_indices(y_pool, 16, np.random.default_rng([seed, 2]))
+    if how == "one_set":
+        return k_set, k_set
+    return k_set, balanced_indices(y_pool, 16, np.random.default_rng([seed, 16, 0]))
+
+
 def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
     """Empirical NTK of one Myrtle-like CNN on balanced pools of the training and test splits.
 
@@ -393,15 +408,9 @@ def _cnn_pool(cfg: StudyConfig, x_tr, y_tr, x_te, y_te, log) -> dict:
     k_all = empirical_ntk(net, params, np.concatenate([xp_tr, xp_te]))  # one Jacobian pass
     k_train, k_test = k_all[: len(xp_tr), : len(xp_tr)], k_all[len(xp_tr) :, : len(xp_tr)]
     log(f"cnn: pool kernels done in {time.perf_counter() - t0:.0f} s")
-    # k_thresh: the largest off-diagonal entry of an n = 16 training kernel (the reference's
-    # compute_k_thresh_from_training_set, its own draw). Class percentiles: "two_sets" from the
-    # training kernel of the study's first n = 16 trial (the notebook loads the first n = 16
-    # kernel_train file), a different draw, as the reference; "one_set" from the k_thresh draw.
-    base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 2]))
-    k_base = k_train[np.ix_(base, base)]
+    k_set, base = cnn_threshold_sets(y_tr[i_tr], cfg.seed, cfg.cnn_thresholds)
+    k_base = k_train[np.ix_(k_set, k_set)]
     k_thresh = float(np.max(np.abs(k_base[np.triu_indices(16, 1)])))
-    if cfg.cnn_thresholds == "two_sets":  # the rng and first draw of study()'s (16, 0) trial
-        base = balanced_indices(y_tr[i_tr], 16, np.random.default_rng([cfg.seed, 16, 0]))
     y_base = 2.0 * y_tr[i_tr][base] - 1
     return {
         "net": net,

@@ -451,6 +451,43 @@ def test_study_config_options_default_to_the_reference():
         ntk_study.StudyConfig(statistics="mean")
 
 
+def test_cnn_thresholds_come_from_two_sets():
+    """As the reference: k_thresh from an n = 16 set of its own, the class percentiles from the
+    study's first n = 16 training set (drawn first from rng [seed, 16, 0], as ``study`` does);
+    "one_set" uses the first set for both. Each set is balanced, 8 per class."""
+    y = np.repeat([1, 0], 50)
+    k_set, p_set = ntk_study.cnn_threshold_sets(y, 0, "two_sets")
+    first_trial = ntk_study.balanced_indices(y, 16, np.random.default_rng([0, 16, 0]))
+    np.testing.assert_array_equal(p_set, first_trial)
+    assert set(k_set) != set(p_set)
+    assert np.sum(y[k_set]) == np.sum(y[p_set]) == 8
+    one, same = ntk_study.cnn_threshold_sets(y, 0, "one_set")
+    np.testing.assert_array_equal(one, k_set)
+    np.testing.assert_array_equal(same, k_set)
+
+
+def test_trial_samples_are_what_the_per_trial_medians_summarise():
+    """A study trial keeps its per-test-point counts: the per-trial median of each count is the
+    median of its samples, s is the pattern's by default, and the pooled statistics of one
+    trial reproduce it (one trial: pooled = per-trial)."""
+    rng = np.random.default_rng(3)
+    x, y01 = _toy_problem()
+    _, kernel = ntk.fc_kernel(x[:16], None, ntk.FCKernel(depth=3))
+    _, k_test = ntk.fc_kernel(x[16:], x[:16], ntk.FCKernel(depth=3))
+    y_tr, y_te = 2.0 * y01[:16] - 1, 2.0 * y01[16:] - 1
+    cfg = ntk_study.StudyConfig(test_size=8)
+    rec = ntk_study._kernel_trial(cfg, kernel, k_test, 1.0, y_tr, y_te, rng)
+    samples = rec["samples"]
+    assert len(samples["readout_sparse"]) == cfg.bootstraps * len(y_te)
+    for key in ("post_selection", "readout_diag", "readout_sparse"):
+        assert np.median(samples[key]) == pytest.approx(rec[key], rel=1e-5)
+    assert rec["sparsity"] == rec["sparsity_pattern"] == np.mean(samples["sparsity"])
+    pooled = sparsify.pooled_statistics([samples], np.random.default_rng(0))
+    assert pooled["kappa"]["value"] == pytest.approx(rec["kappa"])
+    assert pooled["acc_exact"]["value"] == pytest.approx(rec["acc_exact"])
+    assert pooled["readout_sparse"]["value"] == pytest.approx(rec["readout_sparse"], rel=1e-5)
+
+
 @pytest.mark.slow
 def test_finite_cnn_ntk_approaches_the_infinite_one():
     """Oracle: neural-tangents' infinite-width NTK of the reference's depth-9 Myrtle CNN on
