@@ -69,8 +69,13 @@ def _predict(args) -> int:
     if args.data.endswith(".npy"):
         raw = np.load(args.data, allow_pickle=False)
     else:
-        dataset = data.load(args.data, args.split, source=args.source)
-        raw, labels = dataset.raw, dataset.y
+        seed = args.seed
+        if seed is None:  # the split the model was trained and tested on
+            seed = int(model.spec.get("training", {}).get("seed", 0))
+        dataset = data.load(args.data, args.split, source=args.source, seed=seed)
+        raw = dataset.raw
+        # Labels by name: the data's class k and the model's class k need not be the same class.
+        labels = model.label_indices(np.asarray(dataset.class_names)[dataset.y])
     predicted = model.predict(raw)
     names = np.asarray(model.class_names)[predicted]
     if args.output:
@@ -248,6 +253,12 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--split", default="test")
     predict.add_argument("--source", default="auto")
     predict.add_argument("--output", help="write one predicted class name per line")
+    predict.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the 80/20 split of a user file without test arrays "
+        "(default: the seed the run was trained with)",
+    )
     predict.set_defaults(func=_predict)
 
     commands.add_parser("devices", help="list device profiles").set_defaults(func=_devices)

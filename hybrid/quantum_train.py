@@ -185,8 +185,8 @@ def run(
     """
     from hybrid import data
 
-    train = data.load(dataset, "train", source=source, limit=limit)
-    test = data.load(dataset, "test", source=source)
+    train = data.load(dataset, "train", source=source, limit=limit, seed=config.seed)
+    test = data.load(dataset, "test", source=source, seed=config.seed)
     input_shape = tuple(train.x.shape[1:])
     layers = list(layers or default_layers(train.name, input_shape, len(train.class_names)))
     out_units = architecture.output_shape(layers, input_shape)
