@@ -24,6 +24,10 @@ WEIGHTS = "weights.npz"
 SPEC = "model.json"
 _REQUIRED = ("kind", "preprocessing", "class_names")
 RECORD_KEY = "record_sha256"
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.json"
+CURVE = "learning_curve.png"
+LOCK = ".lock"
 _PACKAGES = ("hybrid", "numpy", "jax", "optax", "pennylane", "pennylane_lightning")
 
 
@@ -135,6 +139,102 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     if shapes != expected:
         raise RunFormatError(f"weights hold {shapes}, but {spec_path} records {expected}")
     return spec, arrays
+
+
+# What a run directory may hold: hybrid's own files (a baseline run inside, resource reports,
+# temporary files of atomic_write); anything else belongs to someone else and is never removed.
+_RUN_NAMES = {SPEC, WEIGHTS, CHECKPOINT, METRICS, CURVE, LOCK}
+
+
+def _ours(path: Path) -> bool:
+    name = path.name
+    if path.is_dir():
+        return name == "baseline" and all(_ours(p) for p in path.iterdir())
+    return (
+        name in _RUN_NAMES
+        or (name.startswith("resources-") and name.endswith(".json"))
+        or (name.startswith(".") and name.endswith(".tmp"))
+    )
+
+
+def check_out(run_dir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse a run directory this run may not write to, before anything is written.
+
+    Empty or absent: fine. Holding a run: only with ``resume`` (``fit`` then checks that it is the
+    same run) or ``overwrite`` (its files are cleared first, ``clear_run``). Never a file, and
+    never a directory holding files hybrid did not write.
+    """
+    run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: choose one")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is a file; a run needs a directory")
+    entries = [p for p in run_dir.iterdir() if p.name != LOCK] if run_dir.is_dir() else []
+    if not entries or resume:
+        return
+    foreign = sorted(p.name for p in entries if not _ours(p))
+    if foreign:
+        raise ValueError(
+            f"--out {run_dir} holds files hybrid did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new directory"
+        )
+    if not overwrite:
+        raise ValueError(
+            f"--out {run_dir} already holds a run; pass --resume to continue it, --overwrite to "
+            "replace it, or choose another --out"
+        )
+
+
+def clear_run(run_dir: str | os.PathLike) -> None:
+    """Remove a previous run's files (its baseline/ included), keeping the lock; only hybrid's
+    own files are there, as ``check_out`` made sure."""
+    run_dir = Path(run_dir)
+    for path in run_dir.iterdir():
+        if path.name == LOCK or not _ours(path):
+            continue
+        if path.is_dir():
+            clear_run(path)
+            path.rmdir()
+        else:
+            path.unlink()
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held from creation until ``release`` (or until the
+    process ends): a second process writing to the same directory is refused at once."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        import fcntl  # POSIX; imported here so the deployed classifier needs nothing but numpy
+
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.run_dir / LOCK, "a+")  # noqa: SIM115 (held open on purpose)
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "unknown"
+            self._fh.close()
+            raise ValueError(
+                f"another hybrid process (pid {holder}) is writing to {self.run_dir}; wait for "
+                "it to finish or choose another --out"
+            ) from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        self._fh.close()  # closing the file drops the lock
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self._fh.close()
+
+
+def lock(run_dir: str | os.PathLike) -> RunLock:
+    """Take the run directory's lock (creating the directory); see ``RunLock``."""
+    return RunLock(run_dir)
 
 
 def _check_required(spec: dict, spec_path: Path) -> None:
