@@ -454,3 +454,13 @@ def test_ctrl_c_inside_lightning_leaves_a_checkpoint_that_resumes_exactly(tmp_pa
         json.loads((tmp_path / d / "metrics.json").read_text())["history"] for d in ("cut", "whole")
     ]
     assert [r["loss"] for r in histories[0]] == [r["loss"] for r in histories[1]]
+
+
+def test_ctrl_c_before_any_checkpoint_says_nothing_was_saved(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_devices", interrupted)
+    assert cli.main(["devices"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "hybrid: interrupted; this interruption wrote no checkpoint"
