@@ -114,6 +114,8 @@ def _differences(recorded: dict, now: dict, prefix: str = "") -> list[str]:
         a, b = recorded.get(key), now.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b and f"{prefix}{key}" == "data":
+            out.append("data (other examples, split, seed or limit: the fingerprint differs)")
         elif a != b:
             out.append(f"{prefix}{key} ({a!r} recorded, {b!r} now)")
     return out

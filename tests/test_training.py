@@ -97,8 +97,14 @@ def test_resume_of_another_run_is_refused_and_changes_nothing(tmp_path):
         (short, blobs(240, 7), None),  # same shapes, other data
         (short, blobs(), {"model": {"depth": 3}}),
     ]
-    for config, train, identity in others:
-        with pytest.raises(ValueError, match="--resume refused"):
+    reasons = [
+        "learning_rate (0.05 recorded, 0.01 now)",
+        "seed (3 recorded, 4 now)",
+        "data (",
+        "depth",
+    ]
+    for (config, train, identity), reason in zip(others, reasons, strict=True):
+        with pytest.raises(ValueError, match="--resume refused") as refused:
             training.fit(
                 model,
                 train,
@@ -109,6 +115,7 @@ def test_resume_of_another_run_is_refused_and_changes_nothing(tmp_path):
                 progress=False,
                 identity=identity,
             )
+        assert reason in str(refused.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
