@@ -36,8 +36,19 @@ class NumpyClassifier:
             raise RunFormatError(
                 f"model kind {spec.get('kind')!r} is unknown; known kinds: {sorted(EVALUATORS)}"
             )
+        names = spec.get("class_names")
+        if not isinstance(names, list) or len(names) < 2:
+            raise RunFormatError(f"the run records no usable class_names (got {names!r})")
+        try:
+            preprocessing.validate(spec.get("preprocessing"))
+        except ValueError as err:
+            raise RunFormatError(f"the run's preprocessing record is unusable: {err}") from None
+        if spec["kind"] == "network" and not {"layers", "input_shape"} <= set(
+            spec.get("architecture") or {}
+        ):
+            raise RunFormatError("a network run must record architecture.layers and input_shape")
         self.spec, self.arrays = spec, arrays
-        self.class_names: list[str] = list(spec["class_names"])
+        self.class_names: list[str] = list(names)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> NumpyClassifier:
@@ -60,5 +71,21 @@ class NumpyClassifier:
         return np.argmax(self.predict_proba(raw), axis=1)
 
     def score(self, raw, y) -> float:
-        """Accuracy on labelled data (labels as class indices)."""
-        return float(np.mean(self.predict(raw) == np.asarray(y)))
+        """Accuracy on labelled data: labels as class indices, or as class names (strings),
+        which are compared by name; a name the model does not know is refused."""
+        y = np.asarray(y)
+        if y.dtype.kind in "US":
+            return float(np.mean(self.predict(raw) == self.label_indices(y)))
+        return float(np.mean(self.predict(raw) == y))
+
+    def label_indices(self, names) -> np.ndarray:
+        """Class names -> this model's class indices, refusing names it was not trained on."""
+        names = np.asarray(names).astype(str)
+        unknown = sorted(set(names.tolist()) - set(self.class_names))
+        if unknown:
+            raise ValueError(
+                f"labels {unknown[:5]} are not classes of this model {self.class_names}; "
+                "the data and the model do not name their classes alike"
+            )
+        lookup = {name: i for i, name in enumerate(self.class_names)}
+        return np.asarray([lookup[n] for n in names.tolist()], dtype=np.int64)

@@ -1,5 +1,7 @@
 """The ``hybrid`` command line: train, predict, study, report.
 
+DESCRIPTION below is what ``hybrid --help`` shows (plain text: no reST markup in help).
+
 The parsers below import nothing but argparse; each command names its handler as
 ``"module:function"`` and the module is imported only when that command runs. So ``--help``
 answers at once and ``hybrid predict`` runs on NumPy alone, and no algorithm module imports the
@@ -39,6 +41,27 @@ NTK_STUDY_OPTIONS = {
 }
 
 
+DESCRIPTION = (
+    "hybrid: train classical neural networks with quantum subroutines (Quantum-Train, "
+    "(eps, gamma)-networks, quantum NTK) and predict with the exported network on NumPy alone."
+)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (when it has one)."""
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1, refused in one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _train_config(args):
     from hybrid.training import TrainConfig
 
@@ -69,6 +92,7 @@ def _quantum_train(args) -> int:
         resume=args.resume,
         source=args.source,
         limit=args.limit,
+        overwrite=args.overwrite,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -85,8 +109,13 @@ def _predict(args) -> int:
     if args.data.endswith(".npy"):
         raw = np.load(args.data, allow_pickle=False)
     else:
-        dataset = data.load(args.data, args.split, source=args.source)
-        raw, labels = dataset.raw, dataset.y
+        seed = args.seed
+        if seed is None:  # the split the model was trained and tested on
+            seed = int(model.spec.get("training", {}).get("seed", 0))
+        dataset = data.load(args.data, args.split, source=args.source, seed=seed)
+        raw = dataset.raw
+        # Labels by name: the data's class k and the model's class k need not be the same class.
+        labels = model.label_indices(np.asarray(dataset.class_names)[dataset.y])
     predicted = model.predict(raw)
     names = np.asarray(model.class_names)[predicted]
     if args.output:
@@ -102,12 +131,42 @@ def _predict(args) -> int:
 def _devices(args) -> int:
     from hybrid import devices
 
+    print(f"{'usable':<10} {'profile':<22} {'gradient':<16} {'shots':<9} description")
+    unavailable = []
     for name, profile in devices.profiles().items():
-        mark = "yes" if devices.is_available(profile.device) else "no "
+        if profile.device in devices.REMOTE:
+            reason, mark = (
+                "not probed: a remote service, needs an account (see description)",
+                "remote",
+            )
+        else:
+            reason = devices.unavailable_reason(profile.device)
+            mark = "yes" if reason is None else "no"
         shots = profile.shots or "analytic"
-        print(f"{mark}  {name:<22} {profile.gradient:<16} {shots!s:<9} {profile.description}")
+        print(f"{mark:<10} {name:<22} {profile.gradient:<16} {shots!s:<9} {profile.description}")
+        if reason is not None:
+            unavailable.append(f"  {name}: {reason}")
+    if unavailable:
+        print("\nwhy not available:")
+        print("\n".join(unavailable))
     print(f"\nauto -> {devices.get('auto', quiet=True).name}")
     return 0
+
+
+def _ntk_study(args) -> int:
+    """``hybrid ntk study``, saying what to change when the data cannot supply the sizes."""
+    from hybrid import ntk_study
+
+    try:
+        return ntk_study._cmd_study(args)
+    except ValueError as err:
+        if "needed for n" not in str(err):
+            raise
+        raise ValueError(
+            f"{err}: lower --test-size and --sizes (each at most twice the smallest class "
+            "count), or give more data: set HYBRID_DATA_DIR to the MNIST IDX files (the bundled "
+            "sample has 100 train and 25 test digits a class)"
+        ) from None
 
 
 def _resources(args) -> int:
@@ -122,24 +181,37 @@ def _resources(args) -> int:
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=_positive, default=10, help="training epochs")
+    parser.add_argument("--batch-size", type=_positive, default=64, help="mini-batch size")
     parser.add_argument("--lr", type=float, default=1e-2, help="learning rate")
     parser.add_argument("--optimizer", default="adam", help="any optax optimizer name")
-    parser.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint")
+    parser.add_argument(
+        "--schedule", default="cosine", choices=["constant", "cosine"], help="learning rate"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="initial weights, batch order, split")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue OUT's checkpoint (the same run only)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in OUT (all its files)"
+    )
 
 
 def _add_quantum_train(train) -> None:
     qt = train.add_parser("quantum-train", help="Quantum-Train (Liu et al., arXiv:2402.16465)")
     qt.add_argument("--dataset", default="mnist", help="mnist, iris, or a .npz/.csv path")
     qt.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
-    qt.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
+    qt.add_argument("--limit", type=_positive, help="use only the first LIMIT training examples")
     qt.add_argument("--device", default="auto", help="device profile name or .toml path")
-    qt.add_argument("--qnn-depth", type=int, default=40, help="QNN blocks L")
+    qt.add_argument("--qnn-depth", type=_positive, default=40, help="QNN blocks L")
     qt.add_argument("--layers", help="target network, e.g. 'dense:16,relu,dense:3'")
-    qt.add_argument("--mapping-hidden", type=int, nargs="+", default=[4, 20, 4])
+    qt.add_argument(
+        "--mapping-hidden",
+        type=_positive,
+        nargs="+",
+        default=[4, 20, 4],
+        help="hidden widths of the mapping model",
+    )
     qt.add_argument("--baseline", action="store_true", help="also train the classical net")
     qt.add_argument("--classical", action="store_true", help="train only the classical net")
     qt.add_argument("--out", default="runs/quantum-train", help="run directory")
@@ -153,22 +225,29 @@ def _add_ripe(train) -> None:
     p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
     p.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
     p.add_argument("--hidden", type=int, nargs="*", default=[10], help="hidden widths")
-    p.add_argument("--estimator", default="ripe", choices=[*ESTIMATORS, "circuit"])
-    p.add_argument("--eps", type=float, default=0.1)
-    p.add_argument("--gamma", type=float, default=0.05)
+    p.add_argument(
+        "--estimator",
+        default="ripe",
+        choices=[*ESTIMATORS, "circuit"],
+        help="how inner products are estimated (circuit: the Hadamard-test circuit on --device)",
+    )
+    p.add_argument("--eps", type=float, default=0.1, help="relative error epsilon of estimates")
+    p.add_argument("--gamma", type=float, default=0.05, help="failure probability gamma")
     p.add_argument("--shots", type=int, help="shots (estimator shots, or circuit mode)")
-    p.add_argument("--norms", default="exact", choices=NORMS)
+    p.add_argument(
+        "--norms", default="exact", choices=NORMS, help="vector norms, exact or estimated"
+    )
     p.add_argument("--device", default="lightning.qubit", help="profile for --estimator circuit")
-    p.add_argument("--loss", default="mse", choices=LOSSES)
-    p.add_argument("--init", default="standard", choices=INITS)
-    p.add_argument("--rank", type=int, default=6)
+    p.add_argument("--loss", default="mse", choices=LOSSES, help="training loss")
+    p.add_argument("--init", default="standard", choices=INITS, help="weight initialisation")
+    p.add_argument("--rank", type=int, default=6, help="rank of the low_rank initialisation")
     p.add_argument("--steps", type=int, default=1200, help="iterations T")
     p.add_argument("--batch", type=int, default=10, help="mini-batch size M")
     p.add_argument("--lr", type=float, default=0.07, help="learning rate eta")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, batches and estimates")
+    p.add_argument("--eval-every", type=int, default=100, help="evaluate every this many steps")
     p.add_argument("--out", default="runs/ripe", help="run directory")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue OUT's checkpoint")
     p.set_defaults(func="hybrid.feedforward:_cli")
 
 
@@ -177,23 +256,31 @@ def _add_ntk(commands) -> None:
     sub = ntk.add_subparsers(dest="ntk_command", required=True)
 
     def data_options(p):
-        p.add_argument("--dataset", default="mnist")
+        p.add_argument("--dataset", default="mnist", help="mnist, or a .npz/.csv path")
         p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx, sample")
         p.add_argument("--classes", type=int, nargs=2, help="two labels (fc: 8 9, cnn: 1 0)")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="draws of training and test points")
 
     s = sub.add_parser("study", help="exact/sparsified/diagonal NTK, kappa, measurements vs n")
-    s.add_argument("--arch", choices=("fc", "cnn"), default="fc")
-    s.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
-    s.add_argument("--trials", type=int, default=5)
-    s.add_argument("--test-size", type=int, default=256)
+    s.add_argument("--arch", choices=("fc", "cnn"), default="fc", help="network family")
+    s.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[16, 32, 64, 128, 256, 512, 1024],
+        help="training-set sizes n (balanced, even)",
+    )
+    s.add_argument("--trials", type=int, default=5, help="random training sets per size")
+    s.add_argument(
+        "--test-size", type=int, default=256, help="balanced test points (half from each class)"
+    )
     s.add_argument("--bootstraps", type=int, default=3, help="sparsity patterns per trial")
     s.add_argument("--no-finite", action="store_true", help="skip the finite network")
     s.add_argument("--finite-trials", type=int, help="trials with a finite net (fc 5, cnn 1)")
     s.add_argument("--finite-epochs", type=int, help="default fc 100, cnn 20")
     s.add_argument("--finite-lr", type=float, help="SGD learning rate (fc 4.0, cnn 1.0)")
-    s.add_argument("--cnn-stage-depth", type=int, default=3)
-    s.add_argument("--cnn-width", type=int, default=32)
+    s.add_argument("--cnn-stage-depth", type=int, default=3, help="conv layers per CNN stage")
+    s.add_argument("--cnn-width", type=int, default=32, help="CNN channels")
     s.add_argument(
         "--estimators",
         nargs="*",
@@ -207,12 +294,14 @@ def _add_ntk(commands) -> None:
     s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
     s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
     data_options(s)
-    s.set_defaults(func="hybrid.ntk_study:_cmd_study")
+    s.set_defaults(func="hybrid.cli:_ntk_study")
 
     t = sub.add_parser("train", help="train the FC NTK classifier and export it (NumPy runnable)")
     t.add_argument("--n", type=int, default=512, help="balanced training set size")
-    t.add_argument("--approx", choices=("exact", "sparse", "diag"), default="exact")
-    t.add_argument("--out", default="runs/ntk-fc")
+    t.add_argument(
+        "--approx", choices=("exact", "sparse", "diag"), default="exact", help="NTK approximation"
+    )
+    t.add_argument("--out", default="runs/ntk-fc", help="run directory")
     data_options(t)
     t.set_defaults(func="hybrid.ntk_study:_cmd_train", classes=[8, 9])
 
@@ -221,7 +310,7 @@ def _add_ntk(commands) -> None:
     q.add_argument(
         "--eps", type=float, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
     )
-    q.add_argument("--device", default="lightning.qubit")
+    q.add_argument("--device", default="lightning.qubit", help="device profile name or .toml")
     q.add_argument(
         "--depths", type=int, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
     )
@@ -233,11 +322,11 @@ def _add_ntk(commands) -> None:
 def _add_data(commands) -> None:
     p = commands.add_parser("data", help="load a data set and summarise it")
     p.add_argument("name", help="mnist, iris, or a path to an .npz/.csv file")
-    p.add_argument("--split", default="train", choices=["train", "test"])
-    p.add_argument("--source", default="auto", choices=MNIST_SOURCES)
+    p.add_argument("--split", default="train", choices=["train", "test"], help="which split")
+    p.add_argument("--source", default="auto", choices=MNIST_SOURCES, help="mnist source")
     p.add_argument("--data-dir", help="MNIST IDX directory (default: $HYBRID_DATA_DIR)")
     p.add_argument("--classes", nargs="+", help="keep these classes, e.g. --classes 8 9")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=_positive, help="keep the first LIMIT examples")
     p.add_argument("--seed", type=int, default=0, help="80/20 split of user files")
     p.set_defaults(func="hybrid.data:_describe")
 
@@ -253,7 +342,7 @@ def _add_resources(commands) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="hybrid", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(prog="hybrid", description=DESCRIPTION, formatter_class=_Help)
     commands = root.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model and export it").add_subparsers(
@@ -263,18 +352,34 @@ def parser() -> argparse.ArgumentParser:
     _add_ripe(train)
 
     predict = commands.add_parser("predict", help="predict with an exported run (NumPy only)")
-    predict.add_argument("run_dir")
+    predict.add_argument("run_dir", help="a run directory written by hybrid train")
     predict.add_argument("--data", required=True, help="a .npy of raw inputs, or a data set")
-    predict.add_argument("--split", default="test")
-    predict.add_argument("--source", default="auto")
+    predict.add_argument("--split", default="test", choices=["train", "test"], help="data split")
+    predict.add_argument("--source", default="auto", choices=MNIST_SOURCES, help="mnist source")
     predict.add_argument("--output", help="write one predicted class name per line")
+    predict.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the 80/20 split of a user file without test arrays "
+        "(default: the seed the run was trained with)",
+    )
     predict.set_defaults(func=_predict)
 
     commands.add_parser("devices", help="list device profiles").set_defaults(func=_devices)
     _add_data(commands)
     _add_ntk(commands)
     _add_resources(commands)
+    _every_parser_shows_defaults(root)
     return root
+
+
+def _every_parser_shows_defaults(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)parser the formatter that appends defaults to option help."""
+    parser.formatter_class = _Help
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _every_parser_shows_defaults(sub)
 
 
 def handler(args: argparse.Namespace):
@@ -289,8 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return handler(args)(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: the last checkpoint is kept; rerun with --resume", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        # hybrid.training.Interrupted says what it saved; any other Ctrl-C saved nothing
+        said = str(err) or "interrupted; this interruption wrote no checkpoint"
+        print(f"\nhybrid: {said}", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError) as err:
         print(f"hybrid: error: {err}", file=sys.stderr)

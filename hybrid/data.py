@@ -20,8 +20,10 @@ import logging
 import math
 import os
 import socket
+import sys
 import threading
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -227,6 +229,9 @@ def _feature_spec(train: np.ndarray) -> dict:
 def _encode_labels(values: np.ndarray, origin: str) -> tuple[np.ndarray, tuple[str, ...], bool]:
     """Labels (ints, integral floats or strings) -> codes 0..C-1, sorted class names, int flag."""
     if values.dtype.kind in "US":
+        blank = np.flatnonzero(np.char.strip(values.astype(str)) == "")
+        if blank.size:
+            raise ValueError(f"{origin}: label {blank[0]} (counting from 0) is empty")
         names, codes = np.unique(values.astype(str), return_inverse=True)
         return codes.astype(np.int64), tuple(str(n) for n in names), False
     if values.dtype.kind == "f":
@@ -255,10 +260,7 @@ def _load_mnist(split: str, source: str, classes, limit, data_dir) -> _Split:
             source = "idx"
         else:
             source = "sample"
-            reason = (
-                "tensorflow-datasets cannot fetch MNIST here (not installed, data not prepared, "
-                f"or storage.googleapis.com unreachable) and {DATA_DIR_ENV} is not set. "
-            )
+            reason = f"No full MNIST here ({DATA_DIR_ENV} is not set and TFDS cannot provide it). "
     if source == "tfds":
         wanted = set(_class_ids(classes, MNIST_CLASS_NAMES, True))
         raw, labels = _read_tfds_mnist(split, wanted, limit)
@@ -422,18 +424,43 @@ def _read_idx_mnist(split: str, directory: Path) -> tuple[np.ndarray, np.ndarray
     return images[idx], labels[idx]
 
 
+def _tfds_advice() -> str:
+    """Why TFDS was not used, and what fits that case (the README installs the [data] extra)."""
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        return (
+            "tensorflow-datasets is not installed (pip install -e '.[data]', as in the README, "
+            "installs it; on a connected machine it then downloads the 60k/10k digits once)"
+        )
+    return (
+        "tensorflow-datasets is installed but MNIST is not prepared and storage.googleapis.com "
+        "is unreachable (run once on a connected machine and TFDS keeps the 60k/10k digits)"
+    )
+
+
+def _outside_caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside the hybrid package: the warning points at
+    the user's line, so the train and test loads of one call share one location and it shows
+    once (Python's default filter shows a warning once per text and location)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _read_sample_mnist(split: str, reason: str = "") -> tuple[np.ndarray, np.ndarray]:
     path = resources.files("hybrid") / "datasets" / "mnist_sample.npz"
     with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
         raw, labels = npz[f"x_{split}"][..., None], npz[f"y_{split}"].astype(np.int64)
     warnings.warn(
-        f"{reason}Using the bundled MNIST sample ({len(labels)} real {split} digits; 1,000 train "
-        "and 250 test in all): fine for smoke tests, too small for real results. For full MNIST "
-        "run `pip install 'hybrid[data]'` on a connected machine (TFDS downloads 60k/10k), or "
-        f"set {DATA_DIR_ENV} to a directory with the IDX files (t10k-* alone gives the fixed "
-        "8,000/2,000 offline split).",
+        f"{reason}Using the bundled MNIST sample (1,000 train and 250 test real digits): fine "
+        "for smoke tests, too small for real results. Full MNIST: "
+        f"{_tfds_advice()}; or set {DATA_DIR_ENV} to a directory with the IDX files (t10k-* "
+        "alone gives the fixed 8,000/2,000 offline split).",
         SampleDataWarning,
-        stacklevel=4,
+        stacklevel=_outside_caller_level(),
     )
     return raw, labels
 
@@ -441,8 +468,21 @@ def _read_sample_mnist(split: str, reason: str = "") -> tuple[np.ndarray, np.nda
 # --------------------------------------------------------------------------- Iris and user files
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_csv(text: str, origin: str) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric feature columns, label in the last column; an optional header row is skipped."""
+    """Numeric feature columns, label in the last column, and a header only by this rule:
+
+    the first non-blank line is a header when none of its feature cells is a number and none of
+    its cells is empty. Every other non-blank line is data and must have numeric features and a
+    non-empty label, or the file is refused naming the line and column: no row is ever dropped.
+    """
     rows = [
         (line, row)
         for line, row in enumerate(csv.reader(io.StringIO(text)), start=1)
@@ -453,23 +493,26 @@ def _parse_csv(text: str, origin: str) -> tuple[np.ndarray, np.ndarray]:
     width = len(rows[0][1])
     if width < 2:
         raise ValueError(f"{origin}: need feature columns and a label column (comma-separated)")
+    first = [cell.strip() for cell in rows[0][1]]
+    if all(first) and not any(_is_number(cell) for cell in first[:-1]):
+        rows = rows[1:]  # a header row, by the rule above
+        if not rows:
+            raise ValueError(f"{origin}: the file holds a header row but no data")
 
     def numbers(line: int, row: list[str]) -> list[float]:
         if len(row) != width:
             raise ValueError(f"{origin}, line {line}: {len(row)} fields, expected {width}")
-        try:
-            return [float(f) for f in row[:-1]]
-        except ValueError:
-            raise ValueError(
-                f"{origin}, line {line}: feature columns must be numeric, got {row[:-1]}"
-            ) from None
+        for column, cell in enumerate(row, start=1):
+            if column < width and not _is_number(cell):
+                raise ValueError(
+                    f"{origin}, line {line}, column {column}: feature {cell.strip()!r} is not a "
+                    "number (a header is recognised only when no feature cell of the first line "
+                    "is a number or empty)"
+                )
+            if column == width and not cell.strip():
+                raise ValueError(f"{origin}, line {line}, column {column}: the label is empty")
+        return [float(f) for f in row[:-1]]
 
-    try:
-        numbers(*rows[0])
-    except ValueError:
-        rows = rows[1:]  # a header row
-        if not rows:
-            raise ValueError(f"{origin}: the file holds a header row but no data") from None
     features = np.array([numbers(line, row) for line, row in rows], dtype=np.float64)
     labels = np.array([row[-1].strip() for _, row in rows])
     with contextlib.suppress(ValueError):  # numeric labels; _encode_labels checks they are ints
@@ -494,14 +537,32 @@ _Optional = np.ndarray | None
 
 def _read_user_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, _Optional, _Optional]:
     """(x, y, x_test, y_test) from a user's .npz or .csv; test arrays may be None."""
+    blob = path.read_bytes()
+    if not blob:
+        raise ValueError(f"{path}: the file is empty")
     if path.suffix.lower() == ".csv":
-        x, y = _parse_csv(path.read_text(), str(path))
+        try:
+            text = blob.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{path}: not UTF-8 text (byte 0x{blob[err.start]:02x} at offset {err.start}); "
+                "save it as UTF-8, e.g. iconv -f latin1 -t utf-8"
+            ) from None
+        x, y = _parse_csv(text, str(path))
         return x, y, None, None
+    if not blob.startswith(b"PK"):
+        raise ValueError(
+            f"{path}: not an .npz archive (no zip header); save arrays with numpy.savez(path, "
+            "x=..., y=...)"
+        )
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except ValueError as err:
-        raise ValueError(f"{path}: cannot read ({err}); save plain numeric arrays") from err
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"{path}: cannot read the .npz ({type(err).__name__}: {err}); the file is truncated, "
+            "damaged, or holds object arrays (save plain numeric or string arrays)"
+        ) from None
     missing = {"x", "y"} - set(arrays)
     if missing or (("x_test" in arrays) != ("y_test" in arrays)):
         raise ValueError(

@@ -95,13 +95,19 @@ def profiles() -> dict[str, Profile]:
 
 
 @functools.cache
-def is_available(device: str) -> bool:
-    """Whether ``device`` can be created here (plugin installed, and a GPU for lightning.gpu)."""
+def unavailable_reason(device: str) -> str | None:
+    """None if ``device`` can be created here, else the first line of why not."""
     try:
         qml.device(device, wires=1)
-    except Exception:  # plugins fail in many ways (missing package, no GPU, no CUDA runtime)
-        return False
-    return True
+    except Exception as err:  # plugins fail in many ways (missing package, no GPU, no CUDA)
+        lines = str(err).strip().splitlines()
+        return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
+    return None
+
+
+def is_available(device: str) -> bool:
+    """Whether ``device`` can be created here (plugin installed, and a GPU for lightning.gpu)."""
+    return unavailable_reason(device) is None
 
 
 def get(name_or_path: str | Profile = "auto", *, quiet: bool = False) -> Profile:

@@ -636,7 +636,7 @@ def run(args: argparse.Namespace) -> dict:
             "metrics": result,
         },
     )
-    plot_history(history, Path(args.out) / "ripe.png")
+    plot_history(history, Path(args.out) / "learning_curve.png")
     return result
 
 

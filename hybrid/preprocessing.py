@@ -7,6 +7,10 @@ classifier applies exactly what training applied:
 
     x = reshape(raw, (-1, *input_shape)) * scale;  x = (x - mean) / std  where given.
 
+``raw`` is a batch ``(N, *input_shape)`` or one example ``input_shape``; a trailing axis of
+length 1 may be left out (MNIST ``(N, 28, 28)`` for ``[28, 28, 1]``). Anything else is refused,
+never reshaped: 26 columns for a 13-feature model are not two examples.
+
 ``mean`` and ``std`` broadcast against ``input_shape`` (one value per feature or channel, or one
 per input element). This module imports numpy only.
 """
@@ -71,6 +75,27 @@ def validate(spec: dict) -> None:
             raise ValueError("std values must be positive (use 1.0 for constant features)")
 
 
+def _core(shape: Sequence[int]) -> tuple[int, ...]:
+    """``shape`` without trailing axes of length 1 (a channel axis that may be left out)."""
+    shape = tuple(int(n) for n in shape)
+    while shape and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def check_shape(input_shape: Sequence[int], raw_shape: Sequence[int]) -> None:
+    """Raise ValueError unless ``raw_shape`` is a batch or one example of ``input_shape``."""
+    want = _core(input_shape)
+    if len(raw_shape) >= 1 and _core(raw_shape[1:]) == want:
+        return
+    if _core(raw_shape) == want:
+        return
+    raise ValueError(
+        f"inputs of shape {tuple(raw_shape)} do not fit this model: it takes (N, "
+        f"{', '.join(map(str, input_shape))}) or one example of shape {tuple(input_shape)}"
+    )
+
+
 def _stat(value, shape: list[int], dtype) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
     return arr.reshape(shape) if arr.size == math.prod(shape) else arr.reshape(-1)
@@ -106,12 +131,7 @@ def apply(spec: dict, raw) -> np.ndarray:
         raise ValueError(f"raw inputs must be numeric, got dtype {raw.dtype}")
     if np.iscomplexobj(raw):
         raise ValueError("raw inputs must be real, got complex values")
-    size = math.prod(shape)
-    if raw.size % size:
-        raise ValueError(
-            f"raw inputs of shape {raw.shape} ({raw.size} values) do not reshape to "
-            f"(-1, {', '.join(map(str, shape))}): {raw.size} is not a multiple of {size}"
-        )
+    check_shape(shape, raw.shape)
     if np.issubdtype(raw.dtype, np.floating) and not np.all(np.isfinite(raw)):
         bad = int(np.size(raw) - np.count_nonzero(np.isfinite(raw)))
         raise ValueError(f"raw inputs contain {bad} NaN or infinite value(s); clean them first")

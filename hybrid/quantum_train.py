@@ -177,16 +177,31 @@ def run(
     source: str = "auto",
     limit: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Load data, train Quantum-Train (and/or the classical baseline), export, report.
 
     The Quantum-Train run goes to ``out``; the baseline to ``out/baseline``. Both are ordinary run
     directories that ``hybrid.classifier.NumpyClassifier.load`` evaluates with NumPy alone.
+    ``out`` must be new or empty unless ``resume`` (the same run only) or ``overwrite`` (the old
+    run's files are removed first); it is locked while this run writes to it. Everything that
+    can be refused (the directory, the device, the data, the network) is checked before
+    anything is written.
     """
     from hybrid import data
 
-    train = data.load(dataset, "train", source=source, limit=limit)
-    test = data.load(dataset, "test", source=source)
+    export.check_out(out, resume=resume, overwrite=overwrite)
+    if not classical_only:
+        wanted = devices.get(device, quiet=True)
+        reason = None if wanted.plugin else devices.unavailable_reason(wanted.device)
+        if reason:
+            raise ValueError(
+                f"device {wanted.device} is not available here ({reason}); "
+                "`hybrid devices` lists the profiles this machine can run"
+            )
+
+    train = data.load(dataset, "train", source=source, limit=limit, seed=config.seed)
+    test = data.load(dataset, "test", source=source, seed=config.seed)
     input_shape = tuple(train.x.shape[1:])
     layers = list(layers or default_layers(train.name, input_shape, len(train.class_names)))
     out_units = architecture.output_shape(layers, input_shape)
@@ -199,7 +214,18 @@ def run(
     jobs = [] if classical_only else [("quantum-train", out)]
     if baseline or classical_only:
         jobs.append(("classical", out / "baseline" if not classical_only else out))
-    report: dict = {"dataset": dataset, "source": train.source, "runs": {}}
+    report: dict = {
+        "dataset": dataset,
+        "source": train.source,
+        "n_train": len(train.y),
+        "n_test": len(test.y),
+        "runs": {},
+    }
+    lock = export.lock(out)  # held until this function returns or raises
+    export.check_out(out, resume=resume, overwrite=overwrite)  # again, now that we hold it
+    if overwrite:
+        export.clear_run(out)
+    histories: dict[str, list[dict]] = {}
     for kind, run_dir in jobs:
         if kind == "quantum-train":
             model = QuantumTrain(
@@ -245,6 +271,11 @@ def run(
             run_dir=run_dir,
             resume=resume,
             progress=progress,
+            identity={
+                "model": {k: v for k, v in about.items() if k != "resources"},
+                "architecture": {"layers": list(layers), "input_shape": list(input_shape)},
+                "dataset": str(dataset),
+            },
         )
         export.save_network(
             run_dir,
@@ -263,8 +294,12 @@ def run(
             },
             metrics=history[-1],
         )
-        training.plot_history({kind: history}, Path(run_dir) / "learning_curve.png")
+        training.plot_history({kind: history}, Path(run_dir) / export.CURVE)
         report["runs"][kind] = {"run_dir": str(run_dir), **about, **history[-1]}
+        histories[kind] = history
+    if len(histories) == 2:  # Quantum-Train and its baseline on one plot, in the main run
+        training.plot_history(histories, out / export.CURVE)
+    lock.release()
     return report
 
 

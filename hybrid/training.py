@@ -4,12 +4,23 @@ A model is anything with ``init(key)``, ``apply(params, x) -> logits``; the loop
 a progress line, per-epoch metrics (``metrics.json``), a checkpoint after every epoch and on Ctrl-C,
 ``resume``, and the learning-curve plot. Fixed seeds give identical runs: batch order comes from
 (seed, epoch) alone, so a resumed run continues exactly where the interrupted one stopped.
+
+Ctrl-C is taken between steps, never inside one: a KeyboardInterrupt raised inside a
+``jax.pure_callback`` (the lightning route of ``hybrid.qnn``) would surface as an XLA error with
+no checkpoint. A resume is refused unless the checkpoint was written by the same run: the same
+configuration, the same identity (the caller's model description) and the same data fingerprint.
+
+Two clocks are recorded per epoch, cumulative over resumed sessions: ``train_loop_s``, the
+training steps alone, and ``wall_s``, the whole of ``fit`` (compilation, evaluation, checkpoints).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -22,8 +33,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-CHECKPOINT = "checkpoint.npz"
-METRICS = "metrics.json"
+from hybrid import export
+
+CHECKPOINT = export.CHECKPOINT
+METRICS = export.METRICS
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``; the message says what was saved and how to continue."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,15 @@ class TrainConfig:
             raise ValueError(f"epochs, batch_size and learning_rate must be positive: {self}")
         if not hasattr(optax, self.optimizer):
             raise ValueError(f"optax has no optimizer {self.optimizer!r}")
+        try:
+            made = getattr(optax, self.optimizer)(self.learning_rate)
+        except Exception:  # not callable with a learning rate: a loss, a schedule, a module
+            made = None
+        if not isinstance(made, optax.GradientTransformation):
+            raise ValueError(
+                f"optax.{self.optimizer} is not an optimizer taking a learning rate "
+                "(try adam, sgd, adamw, rmsprop)"
+            )
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
@@ -64,16 +90,76 @@ def accuracy(apply: Callable, params, x: np.ndarray, y: np.ndarray, batch: int =
     return correct / len(x)
 
 
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over the dtypes, shapes and bytes of ``arrays``: the data a run was trained on."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: Path, state: Any, meta: dict) -> None:
-    """Write the state's leaves and ``meta`` atomically: an interrupted write never leaves junk."""
+    """Write the state's leaves and ``meta`` atomically under a unique temporary name."""
     leaves = jax.tree_util.tree_leaves(state)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        meta=np.asarray(json.dumps(meta)),
-        **{f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)},
+    arrays = {f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)}
+    export.atomic_write(path, export.npz_bytes({"meta": np.asarray(json.dumps(meta)), **arrays}))
+
+
+def _differences(recorded: dict, now: dict, prefix: str = "") -> list[str]:
+    """Keys whose values differ between two records, as dotted names."""
+    out = []
+    for key in sorted(set(recorded) | set(now)):
+        a, b = recorded.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b and f"{prefix}{key}" == "data":
+            out.append("data (other examples, split, seed or limit: the fingerprint differs)")
+        elif a != b:
+            out.append(f"{prefix}{key} ({a!r} recorded, {b!r} now)")
+    return out
+
+
+def check_same_run(path: Path, meta: dict, config: dict, identity: dict) -> None:
+    """Refuse to resume a checkpoint written with other settings, model or data."""
+    if "identity" not in meta:
+        raise ValueError(
+            f"{path} records no run identity (written by an older hybrid), so it cannot be "
+            "checked to be this run; start afresh in another --out"
+        )
+    recorded = {"config": meta.get("config", {}), **meta["identity"]}
+    differ = _differences(
+        json.loads(json.dumps(recorded)), json.loads(json.dumps({"config": config, **identity}))
     )
-    os.replace(tmp, path)
+    if differ:
+        raise ValueError(
+            f"--resume refused: {path} belongs to another run ({'; '.join(differ[:3])}"
+            f"{'; ...' if len(differ) > 3 else ''}); rerun with the recorded settings or "
+            "choose another --out"
+        )
+
+
+@contextlib.contextmanager
+def _ctrl_c_between_steps():
+    """Yield a list that Ctrl-C appends to instead of raising where it lands (a second Ctrl-C
+    raises at once). Outside the main thread signals cannot be caught; nothing changes there."""
+    pressed: list[bool] = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        yield pressed
+        return
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def load_checkpoint(path: Path, like: Any) -> tuple[Any, dict]:
@@ -132,8 +218,15 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     loss_fn: Callable = cross_entropy,
+    identity: dict | None = None,
 ) -> tuple[Any, list[dict]]:
-    """Train ``model`` with Optax; returns the final params and the per-epoch history."""
+    """Train ``model`` with Optax; returns the final params and the per-epoch history.
+
+    ``identity`` (JSON-able, e.g. the model's description) is recorded with the checkpoint beside
+    the configuration and a fingerprint of the data; ``resume`` refuses a checkpoint whose
+    record differs.
+    """
+    wall0 = time.perf_counter()
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"train has {len(x_train)} inputs and {len(y_train)} labels")
@@ -141,20 +234,25 @@ def fit(
     optimizer = config.make_optimizer(steps * config.epochs)
     params = model.init(jax.random.key(config.seed))
     state = (params, optimizer.init(params))
+    run = {"data": fingerprint(x_train, y_train, *map(np.asarray, test)), **(identity or {})}
     history: list[dict] = []
-    start_epoch, start_step = 0, 0
+    start_epoch, start_step, partial = 0, 0, {"losses": [], "train_loop_s": 0.0}
+    wall_before = 0.0  # wall time of the sessions before a resume
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
         if resume and (run_dir / CHECKPOINT).is_file():
             state, meta = load_checkpoint(run_dir / CHECKPOINT, state)
+            check_same_run(run_dir / CHECKPOINT, meta, asdict(config), run)
             start_epoch, start_step, history = meta["epoch"], meta["step"], meta["history"]
+            partial = meta.get("partial", partial)
+            wall_before = float(meta.get("wall_s", history[-1]["wall_s"] if history else 0.0))
             print(
                 f"hybrid: resumed {run_dir} at epoch {start_epoch + 1}, step {start_step}",
                 file=sys.stderr,
             )
         elif resume:
             print(f"hybrid: no checkpoint in {run_dir}; starting afresh", file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
 
     @jax.jit
     def step(state, xb, yb):
@@ -164,45 +262,78 @@ def fit(
         return (optax.apply_updates(params, updates), opt_state), loss
 
     apply = jax.jit(model.apply)
-    elapsed = history[-1]["wall_time_s"] if history else 0.0
+    loop_s = history[-1]["train_loop_s"] if history else 0.0
 
-    def checkpoint(epoch: int, step_: int) -> None:
+    def checkpoint(epoch: int, step_: int, losses: list[float], epoch_loop_s: float) -> None:
         if run_dir is not None:
-            meta = {"epoch": epoch, "step": step_, "history": history, "config": asdict(config)}
+            meta = {
+                "epoch": epoch,
+                "step": step_,
+                "history": history,
+                "config": asdict(config),
+                "identity": run,
+                "partial": {"losses": losses, "train_loop_s": epoch_loop_s},
+                "wall_s": wall_before + time.perf_counter() - wall0,
+            }
             save_checkpoint(run_dir / CHECKPOINT, state, meta)
-            (run_dir / METRICS).write_text(
-                json.dumps({"config": asdict(config), "history": history}, indent=2)
-            )
+            metrics = {"config": asdict(config), "identity": run, "history": history}
+            export.atomic_write(run_dir / METRICS, json.dumps(metrics, indent=2).encode())
 
-    for epoch in range(start_epoch, config.epochs):
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(x_train))
-        bar = _Progress(steps, f"epoch {epoch + 1}/{config.epochs}", progress)
-        t0, losses = time.perf_counter(), []
-        first = start_step if epoch == start_epoch else 0
-        try:
-            for i in range(first, steps):
-                idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-                state, loss = step(state, jnp.asarray(x_train[idx]), jnp.asarray(y_train[idx]))
-                losses.append(float(loss))
-                bar.update(i + 1, losses[-1])
-        except KeyboardInterrupt:
-            checkpoint(epoch, first + len(losses))
-            bar.close(f"interrupted; checkpoint saved{f' in {run_dir}' if run_dir else ''}")
-            raise
-        elapsed += time.perf_counter() - t0
-        row = {
-            "epoch": epoch + 1,
-            "loss": float(np.mean(losses)) if losses else float("nan"),
-            "train_accuracy": accuracy(apply, state[0], x_train, y_train, config.eval_batch_size),
-            "test_accuracy": accuracy(apply, state[0], *test, config.eval_batch_size),
-            "wall_time_s": elapsed,
-        }
-        history.append(row)
-        bar.close(
-            f"loss {row['loss']:.4f}  train {row['train_accuracy']:.4f}  "
-            f"test {row['test_accuracy']:.4f}  ({elapsed:.1f} s)"
+    def stop(epoch: int, step_: int, losses: list[float], epoch_loop_s: float):
+        checkpoint(epoch, step_, losses, epoch_loop_s)
+        where = f"epoch {epoch + 1}, step {step_}" if step_ else f"the end of epoch {epoch}"
+        if run_dir is None:
+            return Interrupted(f"interrupted at {where}; no run directory, nothing saved")
+        return Interrupted(
+            f"interrupted at {where}: checkpoint saved in {run_dir}; "
+            "rerun the same command with --resume to continue"
         )
-        checkpoint(epoch + 1, 0)
+
+    with _ctrl_c_between_steps() as pressed:
+        for epoch in range(start_epoch, config.epochs):
+            order = np.random.default_rng([config.seed, epoch]).permutation(len(x_train))
+            bar = _Progress(steps, f"epoch {epoch + 1}/{config.epochs}", progress)
+            resumed = epoch == start_epoch
+            first = start_step if resumed else 0
+            # the steps of this epoch run before a resume count in its loss and its loop time
+            losses = list(partial["losses"]) if resumed and first else []
+            epoch_loop_s = partial["train_loop_s"] if resumed and first else 0.0
+            done = first
+            try:
+                for i in range(first, steps):
+                    t0 = time.perf_counter()
+                    idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+                    xb, yb = jnp.asarray(x_train[idx]), jnp.asarray(y_train[idx])
+                    state, loss = step(state, xb, yb)
+                    done = i + 1
+                    losses.append(float(loss))
+                    epoch_loop_s += time.perf_counter() - t0
+                    bar.update(i + 1, losses[-1])
+                    if pressed:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:  # after a whole step: ``state`` and ``losses`` agree
+                bar.close("interrupted")
+                raise stop(epoch, done, losses, epoch_loop_s) from None
+            loop_s += epoch_loop_s
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(np.mean(losses)) if losses else float("nan"),
+                "train_accuracy": accuracy(
+                    apply, state[0], x_train, y_train, config.eval_batch_size
+                ),
+                "test_accuracy": accuracy(apply, state[0], *test, config.eval_batch_size),
+                "train_loop_s": loop_s,
+                "wall_s": wall_before + time.perf_counter() - wall0,
+            }
+            history.append(row)
+            bar.close(
+                f"loss {row['loss']:.4f}  train {row['train_accuracy']:.4f}  "
+                f"test {row['test_accuracy']:.4f}  (training loop {loop_s:.1f} s, "
+                f"wall {row['wall_s']:.1f} s)"
+            )
+            checkpoint(epoch + 1, 0, [], 0.0)
+            if pressed and epoch + 1 < config.epochs:
+                raise stop(epoch + 1, 0, [], 0.0)
     return state[0], history
 
 

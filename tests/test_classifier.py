@@ -114,3 +114,33 @@ def test_tampered_runs_and_unknown_kinds_are_refused(iris_run, tmp_path):
     weights.write_bytes(weights.read_bytes()[:-10])
     with pytest.raises(RunFormatError, match="sha256"):
         NumpyClassifier.load(tmp_path)
+
+
+def test_inputs_of_the_wrong_trailing_shape_are_refused(iris_run):
+    out, _, _, test = iris_run
+    clf = NumpyClassifier.load(out)
+    doubled = np.concatenate([test.raw, test.raw], axis=1)  # 8 columns for a 4-feature model
+    for raw in (doubled, test.raw[:, :2], test.raw.ravel()):
+        with pytest.raises(ValueError, match="do not fit this model"):
+            clf.predict(raw)
+    assert clf.predict(test.raw[0]).shape == (1,)  # one example alone is fine
+
+
+def test_score_compares_label_names_not_positions(iris_run):
+    out, _, _, test = iris_run
+    clf = NumpyClassifier.load(out)
+    names = np.asarray(test.class_names)[test.y]
+    assert clf.score(test.raw, names) == clf.score(test.raw, test.y)
+    with pytest.raises(ValueError, match="not classes of this model"):
+        clf.score(test.raw, np.where(names == "setosa", "Setosa", names))
+
+
+def test_edited_model_json_is_refused_by_the_classifier(iris_run, tmp_path):
+    out, *_ = iris_run
+    for name in ("model.json", "weights.npz"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    spec = json.loads((tmp_path / "model.json").read_text())
+    spec["class_names"].reverse()
+    (tmp_path / "model.json").write_text(json.dumps(spec, indent=2))
+    with pytest.raises(RunFormatError, match="edited after export"):
+        NumpyClassifier.load(tmp_path)

@@ -265,7 +265,7 @@ def test_without_tfds(monkeypatch):
 
 
 def test_sample_warns_and_is_balanced():
-    with pytest.warns(data.SampleDataWarning, match="pip install 'hybrid\\[data\\]'") as record:
+    with pytest.warns(data.SampleDataWarning, match="tensorflow-datasets") as record:
         train = data.load("mnist", "train", source="sample")
     assert data.DATA_DIR_ENV in str(record[0].message)
     assert record[0].filename == __file__  # points at the caller, not at hybrid/data.py
@@ -439,9 +439,12 @@ def test_npz_errors(tmp_path, arrays, match):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("", "no rows"),
+        ("", "the file is empty"),
+        ("\n,,\n", "no rows"),
         ("a,b,label\n", "header row but no data"),
-        ("1,2,0\n3,x,1\n", "line 2: feature columns must be numeric"),
+        ("1,2,0\n3,x,1\n", "line 2, column 2: feature 'x' is not a number"),
+        ("1,2,0\n3,4,\n5,6,1\n", "line 2, column 3: the label is empty"),
+        ("1,2,a\n3,4,\n5,6,b\n", "line 2, column 3: the label is empty"),
         ("1,2,0\n3,4\n", "line 2: 2 fields, expected 3"),
         ("1,inf,0\n3,4,1\n", "NaN or infinite"),
         ("5\n6\n", "feature columns and a label column"),
@@ -451,6 +454,59 @@ def test_csv_errors(tmp_path, text, match):
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(ValueError, match=match):
+        data.load(path)
+
+
+@pytest.mark.parametrize(
+    ("first", "match"),
+    [
+        ("x,2.5,0", "line 1, column 1: feature 'x'"),  # text among numbers: data, refused
+        (",2.5,0", "line 1, column 1: feature ''"),  # an empty cell: data, refused
+        ("1.5,2.5,", "line 1, column 3: the label is empty"),
+        ("a,,label", "line 1, column 1: feature 'a'"),  # a header has no empty cell
+    ],
+)
+def test_a_first_line_that_is_not_a_clean_header_is_never_dropped(tmp_path, first, match):
+    path = tmp_path / "h.csv"
+    path.write_text(first + "\n" + "".join(f"{i}.5,{i},{i % 2}\n" for i in range(10)))
+    with pytest.raises(ValueError, match=match):
+        data.load(path)
+
+
+def test_header_rule_keeps_every_data_row(tmp_path):
+    rows = "".join(f"{i}.5,{i},{i % 2}\n" for i in range(10))
+    for header, expected in (("f1,f2,label\n", 10), ("", 10), ("f1,f2,1\n", 10)):
+        path = tmp_path / "ok.csv"
+        path.write_text(header + rows)
+        train, test = data.load(path), data.load(path, "test")
+        assert len(train) + len(test) == expected
+
+
+def test_unreadable_files_get_one_line_naming_them(tmp_path):
+    good = _npz(tmp_path, "good.npz", x=np.zeros((4, 2)), y=[0, 1, 0, 1])
+    cases = {
+        "empty.npz": b"",
+        "cut.npz": good.read_bytes()[:200],
+        "text.npz": b"1,2,3\n4,5,6\n",
+        "latin1.csv": "caf\u00e9,1\n2,3\n".encode("latin-1"),
+    }
+    expected = {
+        "empty.npz": "the file is empty",
+        "cut.npz": "cannot read the .npz",
+        "text.npz": "not an .npz archive",
+        "latin1.csv": "not UTF-8 text .byte 0xe9 at offset 3",
+    }
+    for name, blob in cases.items():
+        path = tmp_path / name
+        path.write_bytes(blob)
+        with pytest.raises(ValueError, match=expected[name]) as err:
+            data.load(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_blank_string_label_in_npz_is_refused(tmp_path):
+    path = _npz(tmp_path, x=np.zeros((4, 2)), y=np.array(["a", "b", " ", "a"]))
+    with pytest.raises(ValueError, match="label 2 .counting from 0. is empty"):
         data.load(path)
 
 

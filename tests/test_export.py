@@ -3,7 +3,16 @@ import json
 import numpy as np
 import pytest
 
-from hybrid.export import RunFormatError, load_run, save_network, save_run
+from hybrid.export import (
+    RECORD_KEY,
+    RunFormatError,
+    atomic_write,
+    load_run,
+    npz_bytes,
+    record_sha256,
+    save_network,
+    save_run,
+)
 
 SPEC = {
     "kind": "network",
@@ -60,8 +69,87 @@ def test_recorded_shapes_must_match_the_weights(tmp_path):
     spec = json.loads(spec_path.read_text())
     spec["weights"] = {"w0": [4]}
     spec_path.write_text(json.dumps(spec))
+    with pytest.raises(RunFormatError, match="edited"):
+        load_run(tmp_path)
+    spec[RECORD_KEY] = record_sha256(spec, (tmp_path / "weights.npz").read_bytes())
+    spec_path.write_text(json.dumps(spec))  # a consistent record that still lies about shapes
     with pytest.raises(RunFormatError, match="records"):
         load_run(tmp_path)
+
+
+def _edit(spec: dict, change: str) -> None:
+    if change == "mean digit":
+        spec["preprocessing"]["mean"][0] += 0.1
+    elif change == "relu to tanh":
+        spec["architecture"]["layers"][1]["type"] = "tanh"
+    elif change == "reversed class names":
+        spec["class_names"].reverse()
+    elif change == "kind":
+        spec["kind"] = "kernel"
+    elif change == "no class_names":
+        del spec["class_names"]
+    elif change == "pretty-printed differently":
+        return  # re-serialised below with other whitespace and key order: the same record
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "mean digit",
+        "relu to tanh",
+        "reversed class names",
+        "kind",
+        "no class_names",
+        "pretty-printed differently",
+    ],
+)
+def test_any_edit_of_model_json_is_refused(tmp_path, change):
+    layers = [{"type": "dense", "units": 3}, {"type": "relu"}, {"type": "dense", "units": 2}]
+    prep = {"scale": 1.0, "mean": [0.5, -0.5], "std": [2.0, 1.0], "input_shape": [2]}
+    save_network(tmp_path, layers, [2], np.arange(17.0), preprocessing=prep, class_names=["a", "b"])
+    spec_path = tmp_path / "model.json"
+    spec = json.loads(spec_path.read_text())
+    _edit(spec, change)
+    spec_path.write_text(json.dumps(dict(reversed(list(spec.items()))), indent=4))
+    if change == "pretty-printed differently":
+        assert load_run(tmp_path)[0] == spec
+        return
+    with pytest.raises(RunFormatError, match="edited after export"):
+        load_run(tmp_path)
+
+
+def test_previous_format_is_read_only_while_its_weights_verify(tmp_path):
+    save_run(tmp_path, {"w0": np.ones(3)}, SPEC)
+    spec_path = tmp_path / "model.json"
+    spec = json.loads(spec_path.read_text())
+    del spec[RECORD_KEY]
+    spec["format"] = "hybrid-run/1"
+    spec_path.write_text(json.dumps(spec))
+    assert load_run(tmp_path)[0]["class_names"] == ["a", "b"]
+    spec_path.write_text(json.dumps({k: v for k, v in spec.items() if k != "class_names"}))
+    with pytest.raises(RunFormatError, match="records no class_names"):
+        load_run(tmp_path)
+    spec_path.write_text(json.dumps(spec | {"class_names": ["a"]}))
+    with pytest.raises(RunFormatError, match="at least 2 distinct"):
+        load_run(tmp_path)
+    spec_path.write_text(json.dumps(spec))
+    (tmp_path / "weights.npz").write_bytes(npz_bytes({"w0": np.zeros(3)}))
+    with pytest.raises(RunFormatError, match="sha256"):
+        load_run(tmp_path)
+
+
+def test_atomic_write_uses_its_own_temporary_file(tmp_path):
+    target = tmp_path / "weights.npz"
+    for stale in ("weights.npz.tmp", "weights.npz.tmp.npz"):  # names a fixed-name writer used
+        (tmp_path / stale).mkdir()
+    atomic_write(target, b"first")
+    atomic_write(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "weights.npz",
+        "weights.npz.tmp",
+        "weights.npz.tmp.npz",
+    ]
 
 
 def test_save_network_cuts_the_flat_vector_per_layer(tmp_path):

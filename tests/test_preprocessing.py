@@ -27,9 +27,27 @@ def test_scale_only_images_and_reshapes():
     x = preprocessing.apply(spec, raw)
     assert x.shape == (2, 28, 28, 1)
     np.testing.assert_allclose(x[..., 0], raw / 255)
-    # A flattened batch and a single example reshape to the same inputs.
-    np.testing.assert_array_equal(preprocessing.apply(spec, raw.reshape(2, 784)), x)
+    # With or without the channel axis, and one example alone, give the same inputs.
+    np.testing.assert_array_equal(preprocessing.apply(spec, raw[..., None]), x)
     assert preprocessing.apply(spec, raw[0]).shape == (1, 28, 28, 1)
+    np.testing.assert_array_equal(preprocessing.apply(spec, raw[1])[0], x[1])
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "raw_shape"),
+    [
+        ([13], (36, 26)),  # 26 columns are not two 13-feature examples
+        ([13], (72, 13, 2)),
+        ([13], (26,)),
+        ([28, 28, 1], (2, 784)),  # flattened images: refused rather than guessed
+        ([28, 28, 1], (2, 28, 28, 3)),
+        ([2, 2], (8,)),
+    ],
+)
+def test_inputs_of_another_shape_are_refused_not_reshaped(input_shape, raw_shape):
+    spec = preprocessing.make_spec(input_shape)
+    with pytest.raises(ValueError, match="do not fit this model"):
+        preprocessing.apply(spec, np.zeros(raw_shape))
 
 
 def test_whole_input_and_scalar_statistics_broadcast():
@@ -78,7 +96,7 @@ def test_spec_survives_json():
 @pytest.mark.parametrize(
     ("raw", "match"),
     [
-        (np.zeros((2, 5)), "not a multiple of 4"),
+        (np.zeros((2, 5)), "do not fit"),
         (np.array([[1.0, np.nan, 0.0, 0.0]]), "NaN or infinite"),
         (np.array([[1.0, np.inf, 0.0, 0.0]]), "NaN or infinite"),
         (np.array([["a", "b", "c", "d"]]), "numeric"),

@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 
 import jax
 import numpy as np
@@ -48,31 +50,73 @@ def test_fixed_seeds_give_identical_runs():
     assert [r["loss"] for r in hist_a] == [r["loss"] for r in hist_b]
 
 
-def test_resume_after_ctrl_c_continues_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["signal", "raise"])
+def test_resume_after_ctrl_c_continues_exactly(tmp_path, monkeypatch, how):
+    """A real SIGINT is taken after the step it lands in; a KeyboardInterrupt raised between
+    steps too. Either way the checkpoint resumes to the uninterrupted weights and history."""
     model = Classical(LAYERS, (4,))
-    reference, _ = training.fit(model, blobs(), blobs(60, 1), CONFIG, progress=False)
+    reference, ref_history = training.fit(model, blobs(), blobs(60, 1), CONFIG, progress=False)
 
     calls = {"n": 0}
     original = training._Progress.update
 
     def interrupt_midway(self, done, loss):
         calls["n"] += 1
-        if calls["n"] == 10:  # inside epoch 2 (7 steps an epoch)
-            raise KeyboardInterrupt
         original(self, done, loss)
+        if calls["n"] == 10:  # inside epoch 2 (7 steps an epoch), after its step 3
+            if how == "signal":
+                os.kill(os.getpid(), signal.SIGINT)
+            else:
+                raise KeyboardInterrupt
 
     monkeypatch.setattr(training._Progress, "update", interrupt_midway)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(training.Interrupted, match="epoch 2, step 3: checkpoint saved"):
         training.fit(model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, progress=False)
     monkeypatch.setattr(training._Progress, "update", original)
     meta = json.loads(str(np.load(tmp_path / "checkpoint.npz")["meta"]))
-    assert (meta["epoch"], meta["step"]) == (1, 3)
+    assert (meta["epoch"], meta["step"], len(meta["partial"]["losses"])) == (1, 3, 3)
 
     resumed, history = training.fit(
         model, blobs(), blobs(60, 1), CONFIG, run_dir=tmp_path, resume=True, progress=False
     )
     assert same_tree(resumed, reference)
-    assert len(history) == 3
+    # the resumed epoch's loss averages all 7 of its steps, not the 4 run after the resume
+    keys = ("epoch", "loss", "train_accuracy", "test_accuracy")
+    assert [[r[k] for k in keys] for r in history] == [[r[k] for k in keys] for r in ref_history]
+    assert all(r["wall_s"] >= r["train_loop_s"] > 0 for r in history)
+
+
+def test_resume_of_another_run_is_refused_and_changes_nothing(tmp_path):
+    model = Classical(LAYERS, (4,))
+    short = training.TrainConfig(epochs=1, batch_size=32, learning_rate=0.05, seed=3)
+    training.fit(model, blobs(), blobs(60, 1), short, run_dir=tmp_path, progress=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    others = [
+        (short.__class__(epochs=1, batch_size=32, learning_rate=0.01, seed=3), blobs(), None),
+        (short.__class__(epochs=1, batch_size=32, learning_rate=0.05, seed=4), blobs(), None),
+        (short, blobs(240, 7), None),  # same shapes, other data
+        (short, blobs(), {"model": {"depth": 3}}),
+    ]
+    reasons = [
+        "learning_rate (0.05 recorded, 0.01 now)",
+        "seed (3 recorded, 4 now)",
+        "data (",
+        "depth",
+    ]
+    for (config, train, identity), reason in zip(others, reasons, strict=True):
+        with pytest.raises(ValueError, match="--resume refused") as refused:
+            training.fit(
+                model,
+                train,
+                blobs(60, 1),
+                config,
+                run_dir=tmp_path,
+                resume=True,
+                progress=False,
+                identity=identity,
+            )
+        assert reason in str(refused.value)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
@@ -91,6 +135,9 @@ def test_bad_configuration_is_refused():
         training.TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="no optimizer"):
         training.TrainConfig(optimizer="adamm")
+    for not_an_optimizer in ("softmax_cross_entropy", "cosine_decay_schedule", "tree_utils"):
+        with pytest.raises(ValueError, match="not an optimizer"):
+            training.TrainConfig(optimizer=not_an_optimizer)
     with pytest.raises(ValueError, match="labels"):
         training.fit(Classical(LAYERS, (4,)), (np.ones((3, 4)), np.ones(2)), blobs(9), CONFIG)
 
