@@ -322,7 +322,7 @@ def ae_median(key, a, m, q: int, window: int = 2):
     quantile of the median of q uniforms (``median_quantile``) at one uniform u. F is exact on
     2 * window consecutive i around theta M, and the mass below them is exact too
     (``_folded_cdf``: trigamma for the poles, a midpoint sum of a bounded remainder, error
-    < 0.02/M^3 + 1e-8 F). A median beyond the window (Q = 1, window 2: about 1 draw in 8;
+    < 0.02/M^3 + 1e-8 F). A median beyond the window (Q = 1, window 2: up to 1 draw in 10;
     Q = 17: < 1e-6) is found by bisection on that exact tail CDF, only for the pairs that need
     it. Law exact up to those terms, G^{-1}'s table (3e-7) and the dtype's uniform (2^-24 in
     float32). One uniform per pair instead of q outputs is what keeps RIPE cheap.
