@@ -53,8 +53,9 @@ class Estimator:
     """Which inner-product estimator, and its (eps, gamma) target.
 
     ``shots`` only applies to kind ``shots`` (None: chosen from eps, gamma by Hoeffding).
-    ``norms`` only applies to ``ripe``. ``window``: RIPE evaluates the amplitude-estimation
-    distribution exactly on 2 * window outcomes around its peak (see ``ae_median``).
+    ``norms`` only applies to ``ripe``. ``window``: RIPE weighs 2 * window outcomes around the
+    peak directly and reaches the rest through the exact tail CDF (see ``ae_median``); it
+    changes the speed, not the law.
     """
 
     kind: str = "exact"
