@@ -154,7 +154,7 @@ def test_r_terms_by_hand_on_a_2_1_1_network():
         "cols": [jnp.array([9.0, 16.0]), jnp.array([4.0])],
         "opt": feedforward.optax.sgd(lr).init(params),
     }
-    step = feedforward.make_step(net, EXACT, lr)
+    step = jax.jit(feedforward.make_step(net, EXACT, lr))
     batch = (jax.random.key(0), jnp.array([[1.0, 0.0]]), jnp.array([[0.0]]))
     state2, log = step(state, batch)
     a1 = math.tanh(3)
@@ -171,6 +171,21 @@ def test_r_terms_by_hand_on_a_2_1_1_network():
     w_row1 = math.hypot(3 - lr * delta1, 4)
     w_row2 = 2 - lr * delta2 * a1
     np.testing.assert_allclose(log2["R_W"], (x_row1 / w_row1 + x_row2 / w_row2) / 2, rtol=1e-12)
+
+
+def test_step_without_r_terms_trains_the_same():
+    """``r_terms=False`` (timing) changes only what is logged, not the update."""
+    net = feedforward.NetConfig((4, 6, 3))
+    state = feedforward.initial_state(jax.random.key(2), net, 0.3)
+    x, targets = _batch(net.sizes, m=5)
+    batch = (jax.random.key(0), x, targets)
+    plain = jax.jit(feedforward.make_step(net, EXACT, 0.3, r_terms=False))
+    with_r, log = jax.jit(feedforward.make_step(net, EXACT, 0.3))(state, batch)
+    without, log_plain = plain(state, batch)
+    assert set(log_plain) == {"loss", "cost"} and "R_a" in log
+    leaves = zip(jax.tree.leaves(with_r["params"]), jax.tree.leaves(without["params"]), strict=True)
+    for a, b in leaves:
+        np.testing.assert_array_equal(a, b)
 
 
 def test_low_rank_initialisation():
