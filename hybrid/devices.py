@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pennylane as qml
 
+from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+
 PLUGINS = ("qiskit.", "braket.")
 # profile options read by plugin_kwargs, never passed to qml.device (module docstring)
 PLUGIN_KEYS = ("fake_backend", "noise", "stand_in", "backend_env", "arn_env", "seed")

@@ -25,7 +25,7 @@ import pennylane as qml
 import scipy.sparse as sp
 
 from hybrid import ansatz as ansatze
-from hybrid import devices
+from hybrid import devices, jaxcheck  # noqa: F401  (one clear line if JAX is too new)
 from hybrid.ansatz import Ansatz
 from hybrid.devices import Profile
 

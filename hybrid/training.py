@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
 
