@@ -46,7 +46,7 @@ PLUGINS = ("qiskit.", "braket.")
 # profile options read by plugin_kwargs, never passed to qml.device (module docstring)
 PLUGIN_KEYS = ("fake_backend", "noise", "stand_in", "backend_env", "arn_env", "seed")
 REMOTE = ("qiskit.remote", "braket.aws.qubit")
-GRADIENTS = ("backprop", "adjoint", "parameter-shift", "spsa")
+GRADIENTS = ("backprop", "reversible", "adjoint", "parameter-shift", "spsa")
 AUTO_ORDER = ("lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit")
 _HERE = Path(__file__).resolve().parent
 # An installed wheel carries the profiles inside the package; a source checkout has them beside it.
@@ -70,7 +70,7 @@ class Profile:
     def __post_init__(self):
         if self.gradient not in GRADIENTS:
             raise ValueError(f"profile {self.name}: gradient must be one of {GRADIENTS}")
-        if self.gradient in ("backprop", "adjoint") and self.shots:
+        if self.gradient in ("backprop", "reversible", "adjoint") and self.shots:
             raise ValueError(f"profile {self.name}: {self.gradient} needs analytic (shots = None)")
         if self.shots is not None and self.shots < 1:
             raise ValueError(f"profile {self.name}: shots must be a positive integer")
