@@ -90,7 +90,11 @@ def _devices(args) -> int:
         mark = "yes" if devices.is_available(profile.device) else "no "
         shots = profile.shots or "analytic"
         print(f"{mark}  {name:<22} {profile.gradient:<16} {shots!s:<9} {profile.description}")
-    print(f"\nauto -> {devices.get('auto', quiet=True).name}")
+    print()
+    for n in (devices.CPU_CROSSOVER - 1, devices.CPU_CROSSOVER):
+        profile, why = devices.auto_route(n)
+        print(f"auto, QNN of {n} qubits -> {profile.name} ({why})")
+    print(f"auto, other circuits -> {devices.get('auto', quiet=True).name}")
     return 0
 
 

@@ -73,7 +73,8 @@ def _backprop(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
     )
 
     def probs(angles):
-        start = jnp.zeros(2**n_qubits, dtype=jnp.result_type(complex)).at[0].set(1)
+        # complex64 for float32 angles, complex128 for float64: explicit, nothing truncated
+        start = jnp.zeros(2**n_qubits, jnp.result_type(angles.dtype, jnp.complex64)).at[0].set(1)
         state, _ = jax.lax.scan(lambda s, a: (qnode_block(s, a), None), start, angles)
         return jnp.abs(state) ** 2
 
@@ -301,7 +302,7 @@ def probabilities(
     """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX."""
     if n_qubits < 1 or depth < 1:
         raise ValueError(f"need n_qubits >= 1 and depth >= 1, got {n_qubits}, {depth}")
-    profile, spec = devices.get(profile), ansatze.get(ansatz)
+    profile, spec = devices.qnn_route(profile, n_qubits)[0], ansatze.get(ansatz)
     if profile.gradient == "backprop":
         return _backprop(n_qubits, profile, spec)
     if profile.gradient == "adjoint":

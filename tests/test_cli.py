@@ -37,6 +37,7 @@ def test_train_then_predict_on_iris(tmp_path, capsys):
     assert set(report["runs"]) == {"quantum-train", "classical"}
     qt = report["runs"]["quantum-train"]
     assert qt["n_trainable"] < qt["n_weights"] == 67 and qt["n_qubits"] == 7
+    assert (qt["device"], qt["route"]) == ("default.qubit", "profile default.qubit asked for")
     for name in ("model.json", "weights.npz", "metrics.json", "checkpoint.npz"):
         assert (out / name).is_file() and (out / "baseline" / name).is_file()
 

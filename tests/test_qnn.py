@@ -26,7 +26,7 @@ def _mixed(angles, wires):
 
 
 MIXED = Ansatz("test-mixed", _mixed, lambda n: 4 * n + 1)
-EXACT_ROUTES = ["jax", "lightning.qubit", "lightning.kokkos"]
+EXACT_ROUTES = ["jax", "lightning.qubit", "lightning.kokkos", "lightning.gpu"]
 
 
 @pytest.fixture(scope="module")
