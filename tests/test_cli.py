@@ -123,7 +123,9 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
 
 def test_devices_lists_profiles(capsys):
     assert cli.main(["devices"]) == 0
-    assert "lightning.qubit" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "lightning.qubit" in out
+    assert "auto, QNN of 14 qubits -> " in out and "auto, QNN of 15 qubits -> " in out  # and why
 
 
 def test_a_users_csv_trains_and_predicts(tmp_path, capsys):
