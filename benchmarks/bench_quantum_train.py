@@ -1,31 +1,43 @@
-"""Time one Quantum-Train training step on several devices, side by side, as ratios.
+"""Time one Quantum-Train training step on several routes, side by side, as ratios.
 
 The same model at each size: a dense target net whose weight count M needs n qubits, a QNN of
 ``--depth`` blocks, the reference mapping model, cross-entropy on a batch of 32, one Adam update.
-Each (device, n) is compiled once, warmed up, then timed ``--repeats`` times; the median is kept.
+At each n every route is compiled and warmed up first, then the timed steps go round-robin over
+the routes (``--repeats`` rounds), so load on a shared machine hits all routes alike; the median is
+kept. ``auto`` is the route ``devices.qnn_route("auto", n)`` picks, timed as its own entry.
 
-    python benchmarks/bench_quantum_train.py                      # CPU: 10, 13, 16 qubits
-    python benchmarks/bench_quantum_train.py --qubits 16 20 24 \\
-        --profiles lightning.gpu default.qubit                    # on a GPU machine
+``--memory`` instead runs each route at each n in a fresh process: the step is compiled ahead of
+time, the peak-RSS counter is reset (Linux ``/proc/self/clear_refs``) and the first step is run;
+the peak beyond the resident size before it is reported in state vectors (2^n complex128). (A
+second step would understate it: allocators keep the first step's freed memory resident.)
+
+    python benchmarks/bench_quantum_train.py                          # CPU: 10, 13, 16 qubits
+    python benchmarks/bench_quantum_train.py --memory --qubits 20     # peak memory of one step
+    python benchmarks/bench_quantum_train.py --memory --qnn-only --qubits 20   # its QNN part
+    python benchmarks/bench_quantum_train.py --qubits 20 24 26 --profiles auto jax default.qubit
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from timing import time_calls
 
-from hybrid import architecture, devices
+from hybrid import architecture, devices, qnn
 from hybrid.quantum_train import QuantumTrain
 from hybrid.training import cross_entropy
+
+ROUTES = ["auto", "jax", "default.qubit", "lightning.qubit", "lightning.kokkos"]
 
 
 def target_net(n_qubits: int) -> tuple[list, tuple]:
@@ -34,13 +46,15 @@ def target_net(n_qubits: int) -> tuple[list, tuple]:
     return architecture.mlp([hidden], 10), (16,)
 
 
-def time_step(profile: str, n_qubits: int, depth: int, repeats: int) -> dict:
+def make_step(profile: str, n_qubits: int, depth: int, probs_fn=None):
+    """A jit-compiled QT training step on ``profile`` (or on ``probs_fn``) and its first state."""
     layers, shape = target_net(n_qubits)
-    model = QuantumTrain(tuple(layers), shape, depth=depth, profile=profile)
+    if profile == "auto":
+        profile = devices.qnn_route("auto", n_qubits, quiet=True)[0]
+    model = QuantumTrain(tuple(layers), shape, depth=depth, profile=profile, probs_fn=probs_fn)
     assert model.n_qubits == n_qubits, (model.n_qubits, n_qubits)
     optimizer = optax.adam(1e-2)
     params = model.init(jax.random.key(0))
-    state = (params, optimizer.init(params))
     x = jnp.asarray(np.random.default_rng(0).normal(size=(32, 16)))
     y = jnp.asarray(np.random.default_rng(1).integers(0, 10, 32))
 
@@ -51,63 +65,149 @@ def time_step(profile: str, n_qubits: int, depth: int, repeats: int) -> dict:
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    first, times = time_calls(lambda: step(state), repeats)
+    return step, (params, optimizer.init(params)), model
+
+
+def interleaved(steps: dict, repeats: int) -> tuple[dict, dict]:
+    """First-call seconds per route, then ``repeats`` round-robin rounds of timed steps."""
+    first, times = {}, {name: [] for name in steps}
+    for name, (step, state) in steps.items():
+        t0 = time.perf_counter()
+        jax.block_until_ready(step(state))
+        first[name] = time.perf_counter() - t0
+    for _ in range(repeats):
+        for name, (step, state) in steps.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(step(state))
+            times[name].append(time.perf_counter() - t0)
+    return first, times
+
+
+def available(name: str) -> bool:
+    return name == "auto" or devices.is_available(devices.get(name).device)
+
+
+def _rss(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
+
+def qnn_gradient(profile: str, n_qubits: int, depth: int):
+    """The QNN's part of a step alone: the gradient of <w, p(theta)> for a fixed w."""
+    if profile == "auto":
+        profile = devices.qnn_route("auto", n_qubits, quiet=True)[0]
+    probs = qnn.probabilities(n_qubits, depth, profile)
+    w = jnp.asarray(np.random.default_rng(1).normal(size=2**n_qubits))
+    angles = jnp.asarray(np.random.default_rng(0).uniform(0, 2 * np.pi, (depth, n_qubits)))
+    return jax.jit(jax.grad(lambda a: jnp.sum(w * probs(a)))), angles, None
+
+
+def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False) -> dict:
+    """Peak resident memory of one QT step (or of its QNN gradient alone) beyond the process
+    before it (this process)."""
+    build = qnn_gradient if qnn_only else make_step
+    step, state, _ = build(profile, n_qubits, depth)
+    step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    before = _rss("VmRSS")
+    t0 = time.perf_counter()
+    jax.block_until_ready(step(state))
+    seconds = time.perf_counter() - t0
+    peak = _rss("VmHWM") - before
+    state_bytes = 16 * 2**n_qubits
     return {
         "profile": profile,
         "n_qubits": n_qubits,
         "depth": depth,
-        "angles": n_qubits * depth,
-        "M": model.n_weights,
-        "step_s": statistics.median(times),
-        "first_call_s": first,
+        "part": "QNN gradient" if qnn_only else "QT step",
+        "step_s": seconds,
+        "peak_beyond_baseline_bytes": peak,
+        "peak_in_states": peak / state_bytes,
     }
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load[0]:.1f} at start, "
+        f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind})"
+    )
 
 
 def main(argv=None) -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--qubits", type=int, nargs="+", default=[10, 13, 16])
-    cli.add_argument(
-        "--profiles", nargs="+", default=["default.qubit", "lightning.qubit", "lightning.qubit-ps"]
-    )
+    cli.add_argument("--profiles", nargs="+", default=ROUTES)
     cli.add_argument("--depth", type=int, default=10)
     cli.add_argument("--repeats", type=int, default=5)
+    cli.add_argument("--memory", action="store_true", help="peak memory per route instead")
+    cli.add_argument("--qnn-only", action="store_true", help="memory of the QNN gradient alone")
     cli.add_argument("--json", help="also write the rows to this file")
     args = cli.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
+    names = [p for p in args.profiles if available(p)]
+    for skipped in set(args.profiles) - set(names):
+        print(f"skip {skipped}: not available here", file=sys.stderr)
+    print(f"machine: {machine()}, depth L = {args.depth}")
     rows = []
-    for n in args.qubits:
-        for name in args.profiles:
-            if not devices.is_available(devices.get(name).device):
-                print(f"skip {name}: not available here", file=sys.stderr)
-                continue
-            rows.append(time_step(name, n, args.depth, args.repeats))
-            print(
-                f"  {name:<20} n={n:<3} {rows[-1]['step_s'] * 1e3:10.1f} ms/step "
-                f"(first call {rows[-1]['first_call_s']:.1f} s)",
-                file=sys.stderr,
-            )
-    base = args.profiles[1] if len(args.profiles) > 1 else args.profiles[0]
-    print(
-        f"\nmachine: {platform.processor() or platform.machine()}, "
-        f"jax {jax.__version__} on {jax.default_backend()}, depth L = {args.depth}"
-    )
-    print(f"ms per step, and the ratio to {base}")
-    print(f"{'profile':<22}" + "".join(f"{f'n={n}':>14}{'ratio':>10}" for n in args.qubits))
-    for name in args.profiles:
-        line = f"{name:<22}"
+    if args.memory:
         for n in args.qubits:
-            row = next((r for r in rows if r["profile"] == name and r["n_qubits"] == n), None)
-            ref = next((r for r in rows if r["profile"] == base and r["n_qubits"] == n), None)
-            if row is None:
-                line += f"{'-':>14}{'-':>10}"
-                continue
-            ratio = row["step_s"] / ref["step_s"] if ref else float("nan")
-            line += f"{row['step_s'] * 1e3:>14.1f}{ratio:>9.2f}x"
-        print(line)
+            for name in names:
+                code = (
+                    "import json, sys, jax; sys.path.insert(0, 'benchmarks');"
+                    "jax.config.update('jax_enable_x64', True);"
+                    "from bench_quantum_train import peak_memory;"
+                    f"print(json.dumps(peak_memory({name!r}, {n}, {args.depth}, {args.qnn_only})))"
+                )
+                done = subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, check=False
+                )
+                if done.returncode:
+                    print(f"  {name} n={n} failed: {done.stderr[-500:]}", file=sys.stderr)
+                    continue
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                r = rows[-1]
+                print(
+                    f"  {r['part']:<12} {name:<18} n={n:<3} peak "
+                    f"{r['peak_beyond_baseline_bytes'] / 2**20:9.1f} MiB beyond baseline = "
+                    f"{r['peak_in_states']:5.1f} states "
+                    f"(step {r['step_s']:.1f} s)"
+                )
+    else:
+        base = names[0]
+        print(f"ms per step (median of {args.repeats} interleaved rounds), ratio to {base}")
+        for n in args.qubits:
+            steps = {}
+            for name in names:
+                step, state, _ = make_step(name, n, args.depth)
+                steps[name] = (step, state)
+            first, times = interleaved(steps, args.repeats)
+            ref = statistics.median(times[base])
+            picked = devices.qnn_route("auto", n, quiet=True)[0].name
+            for name in names:
+                median = statistics.median(times[name])
+                rows.append(
+                    {
+                        "profile": name if name != "auto" else f"auto ({picked})",
+                        "n_qubits": n,
+                        "depth": args.depth,
+                        "step_s": median,
+                        "first_call_s": first[name],
+                        "ratio": median / ref,
+                    }
+                )
+                print(
+                    f"  n={n:<3} {rows[-1]['profile']:<24} {median * 1e3:10.1f} ms "
+                    f"{median / ref:6.2f}x  (first call {first[name]:.1f} s)",
+                    flush=True,
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"depth": args.depth, "backend": jax.default_backend(), "rows": rows}, f, indent=2
+                {"machine": machine(), "command": sys.argv, "depth": args.depth, "rows": rows},
+                f,
+                indent=2,
             )
     return 0
 

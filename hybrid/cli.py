@@ -149,7 +149,11 @@ def _devices(args) -> int:
     if unavailable:
         print("\nwhy not available:")
         print("\n".join(unavailable))
-    print(f"\nauto -> {devices.get('auto', quiet=True).name}")
+    print()
+    for n in (devices.CPU_CROSSOVER - 1, devices.CPU_CROSSOVER):
+        profile, why = devices.auto_route(n)
+        print(f"auto, QNN of {n} qubits -> {profile.name} ({why})")
+    print(f"auto, other circuits -> {devices.get('auto', quiet=True).name}")
     return 0
 
 

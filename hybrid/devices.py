@@ -1,8 +1,12 @@
 """Device profiles and the construction of every device, plugins included.
 
 Profiles are small TOML files in ``devices/`` (``device``, ``gradient``, optional ``shots``,
-``options``, ``description``); any path to such a file works too. ``get("auto")`` picks the fastest
-simulator present: lightning.gpu, then lightning.kokkos, then lightning.qubit, then default.qubit.
+``options``, ``description``); any path to such a file works too. ``qnn_route("auto", n)`` picks
+the fastest QNN route present for n qubits and says why (``auto_route``): lightning.gpu where it
+is installed and a GPU is present; the reversible JAX route (profile ``jax``) on a GPU JAX sees; on
+CPU, ``jax`` below ``CPU_CROSSOVER`` qubits and the lightning adjoint from there (measured:
+docs/quantum_train.md). ``get("auto")`` without a size (circuits other than the QNN) takes the
+first PennyLane simulator present: lightning.gpu, lightning.kokkos, lightning.qubit, default.qubit.
 
 ``make(profile, wires)`` builds the PennyLane device. For plugin profiles (Qiskit, Amazon Braket) a
 few ``options`` keys become plugin arguments before ``qml.device`` sees them:
@@ -40,12 +44,17 @@ from typing import Any
 import numpy as np
 import pennylane as qml
 
+from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+
 PLUGINS = ("qiskit.", "braket.")
 # profile options read by plugin_kwargs, never passed to qml.device (module docstring)
 PLUGIN_KEYS = ("fake_backend", "noise", "stand_in", "backend_env", "arn_env", "seed")
 REMOTE = ("qiskit.remote", "braket.aws.qubit")
-GRADIENTS = ("backprop", "adjoint", "parameter-shift", "spsa")
+GRADIENTS = ("backprop", "reversible", "adjoint", "parameter-shift", "spsa")
 AUTO_ORDER = ("lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit")
+# On CPU the reversible JAX route is faster below this many qubits, lightning.qubit's adjoint from
+# here on (benchmarks/bench_quantum_train.py, docs/results/quantum_train/).
+CPU_CROSSOVER = 15
 _HERE = Path(__file__).resolve().parent
 # An installed wheel carries the profiles inside the package; a source checkout has them beside it.
 PROFILE_DIRS = (_HERE / "_profiles", _HERE.parent / "devices")
@@ -68,7 +77,7 @@ class Profile:
     def __post_init__(self):
         if self.gradient not in GRADIENTS:
             raise ValueError(f"profile {self.name}: gradient must be one of {GRADIENTS}")
-        if self.gradient in ("backprop", "adjoint") and self.shots:
+        if self.gradient in ("backprop", "reversible", "adjoint") and self.shots:
             raise ValueError(f"profile {self.name}: {self.gradient} needs analytic (shots = None)")
         if self.shots is not None and self.shots < 1:
             raise ValueError(f"profile {self.name}: shots must be a positive integer")
@@ -108,6 +117,41 @@ def unavailable_reason(device: str) -> str | None:
 def is_available(device: str) -> bool:
     """Whether ``device`` can be created here (plugin installed, and a GPU for lightning.gpu)."""
     return unavailable_reason(device) is None
+
+
+def jax_gpu() -> str | None:
+    """The GPU JAX runs on by default (its name), or None on a CPU-only JAX."""
+    import jax  # already imported by pennylane; kept local so the profile code stays JAX-free
+
+    device = jax.devices()[0]
+    return None if device.platform == "cpu" else f"{device.platform}: {device.device_kind}"
+
+
+def auto_route(n_qubits: int) -> tuple[Profile, str]:
+    """The QNN route ``auto`` takes for ``n_qubits`` here, and why (for logs and model.json)."""
+    known = profiles()
+    if is_available("lightning.gpu"):
+        return known["lightning.gpu"], "lightning.gpu is installed and a GPU is present"
+    if gpu := jax_gpu():
+        return known["jax"], f"JAX sees a GPU ({gpu}): the reversible JAX route runs on it"
+    if n_qubits < CPU_CROSSOVER:
+        why = f"CPU, {n_qubits} < {CPU_CROSSOVER} qubits: the reversible JAX route is fastest"
+        return known["jax"], why
+    why = f"CPU, {n_qubits} >= {CPU_CROSSOVER} qubits: lightning.qubit's adjoint is fastest"
+    return known["lightning.qubit"], why
+
+
+def qnn_route(
+    name_or_path: str | Profile, n_qubits: int, *, quiet: bool = False
+) -> tuple[Profile, str]:
+    """The profile a QNN of ``n_qubits`` runs on and why: ``auto`` by size, else as named."""
+    if name_or_path != "auto":
+        profile = get(name_or_path)
+        return profile, f"profile {profile.name} asked for"
+    profile, why = auto_route(n_qubits)
+    if not quiet:
+        print(f"hybrid: device auto -> {profile.name} ({why})", file=sys.stderr)
+    return profile, why
 
 
 def get(name_or_path: str | Profile = "auto", *, quiet: bool = False) -> Profile:

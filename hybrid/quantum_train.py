@@ -235,13 +235,14 @@ def run(
                 profile=device,
                 mapping_hidden=tuple(mapping_hidden),
             )
-            profile = devices.get(device, quiet=True)
+            profile, why = devices.qnn_route(device, model.n_qubits, quiet=True)
             about = {
                 "type": kind,
                 "n_qubits": model.n_qubits,
                 "depth": depth,
                 "mapping_hidden": list(mapping_hidden),
                 "device": profile.name,
+                "route": why,
             }
             if profile.plugin:  # what a QPU would be asked to run
                 about["resources"] = resources_report(

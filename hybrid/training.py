@@ -33,7 +33,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hybrid import export
+from hybrid import (
+    export,
+    jaxcheck,  # noqa: F401  (one clear line if JAX is too new)
+)
 
 CHECKPOINT = export.CHECKPOINT
 METRICS = export.METRICS

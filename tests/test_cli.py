@@ -47,6 +47,7 @@ def test_train_then_predict_on_iris(tmp_path, capsys, monkeypatch):
     assert set(report["runs"]) == {"quantum-train", "classical"}
     qt = report["runs"]["quantum-train"]
     assert qt["n_trainable"] < qt["n_weights"] == 67 and qt["n_qubits"] == 7
+    assert (qt["device"], qt["route"]) == ("default.qubit", "profile default.qubit asked for")
     for name in ("model.json", "weights.npz", "metrics.json", "checkpoint.npz"):
         assert (out / name).is_file() and (out / "baseline" / name).is_file()
     # one learning curve per run, and the main run's shows Quantum-Train beside its baseline
@@ -138,7 +139,9 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
 
 def test_devices_lists_profiles(capsys):
     assert cli.main(["devices"]) == 0
-    assert "lightning.qubit" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "lightning.qubit" in out
+    assert "auto, QNN of 14 qubits -> " in out and "auto, QNN of 15 qubits -> " in out  # and why
 
 
 def test_a_users_csv_trains_and_predicts(tmp_path, capsys):

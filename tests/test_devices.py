@@ -58,3 +58,47 @@ def test_unknown_names_list_the_known_profiles():
         devices.get("ibm.eagle")
     with pytest.raises(FileNotFoundError):
         devices.get("missing.toml")
+
+
+def _cpu_only(monkeypatch, lightning_gpu=False, jax_gpu=None):
+    real = devices.is_available
+    monkeypatch.setattr(
+        devices, "is_available", lambda d: lightning_gpu if d == "lightning.gpu" else real(d)
+    )
+    monkeypatch.setattr(devices, "jax_gpu", lambda: jax_gpu)
+
+
+def test_auto_on_cpu_takes_the_route_measured_fastest_for_the_size(monkeypatch):
+    _cpu_only(monkeypatch)
+    small, why_small = devices.auto_route(devices.CPU_CROSSOVER - 1)
+    large, why_large = devices.auto_route(devices.CPU_CROSSOVER)
+    assert (small.name, small.gradient) == ("jax", "reversible")
+    assert (large.name, large.gradient) == ("lightning.qubit", "adjoint")
+    assert "CPU" in why_small and "CPU" in why_large
+
+
+def test_auto_takes_jax_on_a_gpu_jax_sees_and_lightning_gpu_first(monkeypatch):
+    _cpu_only(monkeypatch, jax_gpu="gpu: NVIDIA H200")
+    for n in (10, 26):
+        profile, why = devices.auto_route(n)
+        assert profile.name == "jax" and "NVIDIA H200" in why
+    _cpu_only(monkeypatch, lightning_gpu=True, jax_gpu="gpu: NVIDIA H200")
+    assert devices.auto_route(20)[0].name == "lightning.gpu"
+
+
+def test_qnn_route_says_what_ran_and_why(monkeypatch, capsys):
+    _cpu_only(monkeypatch)
+    profile, why = devices.qnn_route("auto", 8)
+    assert profile.name == "jax"
+    assert f"auto -> jax ({why})" in capsys.readouterr().err
+    assert devices.qnn_route("lightning.qubit", 8) == (
+        devices.get("lightning.qubit"),
+        "profile lightning.qubit asked for",
+    )
+
+
+def test_jax_gpu_names_the_device_or_none():
+    import jax
+
+    found = devices.jax_gpu()
+    assert (found is None) == (jax.default_backend() == "cpu")

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hybrid"
 # Lowest first. A module may import modules of its own layer or of a layer below.
 LAYERS = {
     "foundation": {"architecture", "preprocessing", "ntk_numpy", "export", "classifier", "data"},
-    "devices": {"devices", "ansatz"},
+    "devices": {"devices", "ansatz", "jaxcheck"},
     "primitives": {
         "resources",
         "qnn",
