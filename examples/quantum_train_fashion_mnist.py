@@ -1,0 +1,142 @@
+"""Quantum-Train on the full Fashion-MNIST (60,000 / 10,000) beside the reference's rows.
+
+One invocation trains the rows it is given and appends them to a resumable table (one row per
+model, ansatz, L, seed and training settings; a row already there is skipped, an interrupted run
+continues from its checkpoint):
+
+    python examples/quantum_train_fashion_mnist.py --model qt --ansatz u3-cu3 --depths 1 4 16
+    python examples/quantum_train_fashion_mnist.py --model control --ansatz u3-cu3 --depths 16
+    python examples/quantum_train_fashion_mnist.py --model classical --epochs 1 --batch-size 200 \\
+        --lr 1e-3 --schedule constant
+    python examples/quantum_train_fashion_mnist.py --plot      # test accuracy vs trainable count
+
+The data come from HYBRID_DATA_DIR/fashion_mnist, the Debian package's location, or TFDS.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from _table import has_row, open_table, save_table
+
+from hybrid import quantum_train, training
+from hybrid.training import TrainConfig
+
+TABLE = Path("docs/results/quantum_train/fashion_mnist.json")
+MODELS = ("qt", "control", "classical")
+
+cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+cli.add_argument("--model", choices=MODELS, default="qt")
+cli.add_argument("--ansatz", default="u3-cu3", help="u3-cu3 (the reference's) or ry-cnot")
+cli.add_argument("--depths", type=int, nargs="+", default=[1, 4, 7, 10, 13, 16], help="QNN L")
+cli.add_argument("--seeds", type=int, nargs="+", default=[0])
+cli.add_argument("--epochs", type=int, default=1)
+cli.add_argument("--batch-size", type=int, default=128)
+cli.add_argument("--lr", type=float, default=1e-2)
+cli.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
+cli.add_argument("--device", default="lightning.qubit")
+cli.add_argument("--limit", type=int, help="first LIMIT training images only (smoke tests)")
+cli.add_argument("--table", type=Path, default=TABLE)
+cli.add_argument("--runs", type=Path, default=Path("runs/qt-fashion-mnist"))
+cli.add_argument("--plot", action="store_true", help="only draw the table's plot")
+args = cli.parse_args()
+
+
+def plot(table: dict, path: Path) -> None:
+    """Test accuracy against trainable parameters, one marker per model kind and ansatz."""
+    if (plt := training.pyplot()) is None:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    groups: dict[str, list] = {}
+    for row in table["rows"]:
+        label = row["model"] + (f" ({row['ansatz']})" if row["model"] != "classical" else "")
+        label += f", {row['epochs']} epoch{'s' * (row['epochs'] > 1)}"
+        groups.setdefault(label, []).append(row)
+    for label, rows in sorted(groups.items()):
+        rows = sorted(rows, key=lambda r: r["n_trainable"])
+        ax.plot(
+            [r["n_trainable"] for r in rows],
+            [100 * r["test_accuracy"] for r in rows],
+            "o-" if len(rows) > 1 else "s",
+            label=label,
+        )
+    ax.axhline(78.71, color="grey", ls="--", lw=0.8, label="reference QT-16 test (78.71 %)")
+    ax.axhline(79.42, color="grey", ls=":", lw=0.8, label="reference CNN test (79.42 %)")
+    ax.set(xscale="log", xlabel="trainable parameters", ylabel="test accuracy (%), 10,000 images")
+    ax.set_title("Fashion-MNIST, 60,000 train")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+table = open_table(args.table, dataset="fashion_mnist", n_train=60000, n_test=10000)
+if args.plot:
+    plot(table, args.table.with_suffix(".png"))
+    raise SystemExit(0)
+depths = [None] if args.model == "classical" else args.depths
+for seed in args.seeds:
+    for depth in depths:
+        config = TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            schedule=args.schedule,
+            seed=seed,
+        )
+        settings = {
+            "model": args.model,
+            "ansatz": None if args.model == "classical" else args.ansatz,
+            "depth": depth,
+            "seed": seed,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.lr,
+            "schedule": args.schedule,
+            "limit": args.limit,
+        }
+        if has_row(table, **settings):
+            print(f"skip {settings}: already in {args.table}")
+            continue
+        name = f"{args.model}-{settings['ansatz']}-L{depth}-s{seed}-e{args.epochs}"
+        name += f"-b{args.batch_size}-lr{args.lr:g}-{args.schedule}"
+        t0 = time.perf_counter()
+        report = quantum_train.run(
+            "fashion_mnist",
+            args.runs / name,
+            depth=depth or 1,
+            device=args.device,
+            ansatz=args.ansatz,
+            config=config,
+            classical_only=args.model == "classical",
+            control=args.model == "control",
+            resume=True,
+            limit=args.limit,
+            progress=False,
+        )
+        (run,) = report["runs"].values()
+        table["rows"].append(
+            settings
+            | {
+                "epochs_run": run["epochs_run"],
+                "n_weights": run["n_weights"],
+                "n_trainable": run["n_trainable"],
+                "device": run.get("device", "classical"),
+                "test_accuracy": run["test_accuracy"],
+                "train_accuracy": run["train_accuracy"],
+                "test_loss": run["test_loss"],
+                "train_loss": run["train_loss"],
+                "gap": run["test_loss"] - run["train_loss"],
+                "train_time_s": run["wall_time_s"],
+                "wall_time_s": time.perf_counter() - t0,
+                "run_dir": run["run_dir"],
+                "command": table["commands"][-1],
+            }
+        )
+        save_table(args.table, table)
+        print(
+            f"{name}: test {run['test_accuracy']:.4f} train {run['train_accuracy']:.4f} "
+            f"trainable {run['n_trainable']}"
+        )
