@@ -9,11 +9,13 @@ continues from its checkpoint):
     python examples/quantum_train_fashion_mnist.py --model classical --epochs 1 --batch-size 200 \\
         --lr 1e-3 --schedule constant
     python examples/quantum_train_fashion_mnist.py --plot      # test accuracy vs trainable count
+    python examples/quantum_train_fashion_mnist.py --markdown  # the table for docs/quantum_train.md
 
 The data come from HYBRID_DATA_DIR/fashion_mnist, the Debian package's location, or TFDS.
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -39,6 +41,7 @@ cli.add_argument("--limit", type=int, help="first LIMIT training images only (sm
 cli.add_argument("--table", type=Path, default=TABLE)
 cli.add_argument("--runs", type=Path, default=Path("runs/qt-fashion-mnist"))
 cli.add_argument("--plot", action="store_true", help="only draw the table's plot")
+cli.add_argument("--markdown", action="store_true", help="only print the table as Markdown")
 args = cli.parse_args()
 
 
@@ -72,6 +75,29 @@ def plot(table: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
+def markdown(table: dict) -> None:
+    """One line per row, sorted by model, ansatz and trainable count."""
+    print(
+        "| model | ansatz | L | seed | trainable | epochs | batch, lr, schedule | test acc | "
+        "train acc | test loss | train loss | gap | train time |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    order = {"qt": 0, "control": 1, "classical": 2}
+    for r in sorted(
+        table["rows"], key=lambda r: (order[r["model"]], r["ansatz"] or "", r["n_trainable"])
+    ):
+        print(
+            f"| {r['model']} | {r['ansatz'] or '—'} | {r['depth'] or '—'} | {r['seed']} | "
+            f"{r['n_trainable']:,} | {r['epochs_run']} | {r['batch_size']}, {r['learning_rate']:g}"
+            f", {r['schedule']} | {100 * r['test_accuracy']:.2f} % | "
+            f"{100 * r['train_accuracy']:.2f} % | {r['test_loss']:.3f} | {r['train_loss']:.3f} | "
+            f"{r['gap']:+.3f} | {r['train_time_s']:.0f} s |"
+        )
+
+
+if args.markdown:
+    markdown(json.loads(args.table.read_text()))
+    raise SystemExit(0)
 table = open_table(args.table, dataset="fashion_mnist", n_train=60000, n_test=10000)
 if args.plot:
     plot(table, args.table.with_suffix(".png"))
