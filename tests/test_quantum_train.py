@@ -117,7 +117,7 @@ def test_run_records_ansatz_control_and_losses(tmp_path, control):
         str(path),
         tmp_path / "run",
         depth=1,
-        device="default.qubit",
+        device="lightning.qubit",  # no XLA compilation of the circuit: the fast route to test
         layers=architecture.mlp([4], 3),
         ansatz="u3-cu3",
         mapping_hidden=(4,),
