@@ -62,6 +62,9 @@ def _positive(text: str) -> int:
     return value
 
 
+ANSATZE = ("ry-cnot", "u3-cu3")
+
+
 def _train_config(args):
     from hybrid.training import TrainConfig
 
@@ -85,10 +88,12 @@ def _quantum_train(args) -> int:
         depth=args.qnn_depth,
         device=args.device,
         layers=layers,
+        ansatz=args.ansatz,
         mapping_hidden=tuple(args.mapping_hidden),
         config=_train_config(args),
         baseline=args.baseline,
         classical_only=args.classical,
+        control=args.control,
         resume=args.resume,
         source=args.source,
         limit=args.limit,
@@ -203,11 +208,19 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_quantum_train(train) -> None:
     qt = train.add_parser("quantum-train", help="Quantum-Train (Liu et al., arXiv:2402.16465)")
-    qt.add_argument("--dataset", default="mnist", help="mnist, iris, or a .npz/.csv path")
-    qt.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
+    qt.add_argument(
+        "--dataset", default="mnist", help="mnist, fashion_mnist, iris, or a .npz/.csv path"
+    )
+    qt.add_argument("--source", default="auto", help="image source: auto, tfds, idx (or sample)")
     qt.add_argument("--limit", type=_positive, help="use only the first LIMIT training examples")
     qt.add_argument("--device", default="auto", help="device profile name or .toml path")
     qt.add_argument("--qnn-depth", type=_positive, default=40, help="QNN blocks L")
+    qt.add_argument(
+        "--ansatz",
+        default="ry-cnot",
+        choices=ANSATZE,
+        help="QNN block: ry-cnot (n angles) or u3-cu3, the reference's (6n angles)",
+    )
     qt.add_argument("--layers", help="target network, e.g. 'dense:16,relu,dense:3'")
     qt.add_argument(
         "--mapping-hidden",
@@ -218,6 +231,11 @@ def _add_quantum_train(train) -> None:
     )
     qt.add_argument("--baseline", action="store_true", help="also train the classical net")
     qt.add_argument("--classical", action="store_true", help="train only the classical net")
+    qt.add_argument(
+        "--control",
+        action="store_true",
+        help="classical control: the QNN's probabilities replaced by softmax(F theta), same count",
+    )
     qt.add_argument("--out", default="runs/quantum-train", help="run directory")
     _add_training_options(qt)
     qt.set_defaults(func=_quantum_train)
@@ -325,10 +343,10 @@ def _add_ntk(commands) -> None:
 
 def _add_data(commands) -> None:
     p = commands.add_parser("data", help="load a data set and summarise it")
-    p.add_argument("name", help="mnist, iris, or a path to an .npz/.csv file")
+    p.add_argument("name", help="mnist, fashion_mnist, iris, or a path to an .npz/.csv file")
     p.add_argument("--split", default="train", choices=["train", "test"], help="which split")
-    p.add_argument("--source", default="auto", choices=MNIST_SOURCES, help="mnist source")
-    p.add_argument("--data-dir", help="MNIST IDX directory (default: $HYBRID_DATA_DIR)")
+    p.add_argument("--source", default="auto", choices=MNIST_SOURCES, help="image source")
+    p.add_argument("--data-dir", help="(Fashion-)MNIST IDX directory (default: $HYBRID_DATA_DIR)")
     p.add_argument("--classes", nargs="+", help="keep these classes, e.g. --classes 8 9")
     p.add_argument("--limit", type=_positive, help="keep the first LIMIT examples")
     p.add_argument("--seed", type=int, default=0, help="80/20 split of user files")

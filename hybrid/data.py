@@ -6,7 +6,9 @@ network trains on) and integer labels ``y`` in ``0..C-1``. Storing the preproces
 the model, rather than preprocessed arrays, is what lets the deployed classifier take raw inputs.
 
 Names: ``"mnist"`` (TFDS, an IDX directory, or a bundled 1,250-digit real-MNIST sample),
-``"iris"`` (bundled CSV), or a path to a user's ``.npz`` / ``.csv`` file. See ``docs/data.md``.
+``"fashion_mnist"`` (IDX files in ``HYBRID_DATA_DIR/fashion_mnist`` or the Debian package's
+/usr/share/datasets/fashion-mnist, else TFDS), ``"iris"`` (bundled CSV), or a path to a user's
+``.npz`` / ``.csv`` file. See ``docs/data.md``.
 This module imports numpy only; tensorflow_datasets is imported when the TFDS path is taken.
 """
 
@@ -33,7 +35,7 @@ import numpy as np
 
 from hybrid import preprocessing
 
-KNOWN_NAMES = ("mnist", "iris")
+KNOWN_NAMES = ("mnist", "fashion_mnist", "iris")
 MNIST_SOURCES = ("auto", "tfds", "idx", "sample")
 DATA_DIR_ENV = "HYBRID_DATA_DIR"
 
@@ -44,6 +46,24 @@ MNIST_SPLIT_SEED = 20261123
 MNIST_OFFLINE_TRAIN = 8000
 MNIST_CLASS_NAMES = tuple(str(d) for d in range(10))
 MNIST_PREPROCESSING = {"scale": 1 / 255, "mean": None, "std": None, "input_shape": [28, 28, 1]}
+
+# Fashion-MNIST (Xiao, Rasul, Vollgraf, arXiv:1708.07747): 60,000 train / 10,000 test 28x28
+# images, labels 0-9 naming these classes (the data set's README). The Debian package
+# dataset-fashion-mnist installs the IDX files in the first system directory.
+FASHION_MNIST_CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+FASHION_MNIST_SOURCES = ("auto", "tfds", "idx")
+FASHION_MNIST_SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 
 # Iris: 10 of each class's 50 flowers are "test" (30), the other 120 "train".
 IRIS_SPLIT_SEED = 1936  # year of Fisher's paper
@@ -114,6 +134,8 @@ def load(
     ``limit`` keeps the first ``limit`` examples after that. ``seed`` only drives the 80/20 split
     of user files without ``x_test``; the MNIST and Iris splits are fixed. ``data_dir`` (or the
     ``HYBRID_DATA_DIR`` variable) points at MNIST IDX files; passing it selects ``source="idx"``.
+    Fashion-MNIST is read from IDX files in ``data_dir`` (or its ``fashion_mnist/``), then
+    ``HYBRID_DATA_DIR/fashion_mnist``, then the Debian location, and from TFDS when none has them.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -123,9 +145,13 @@ def load(
     if key.lower() == "mnist":
         part = _load_mnist(split, source, classes, limit, data_dir)
         key = "mnist"
+    elif key.lower() in ("fashion_mnist", "fashion-mnist"):
+        part, key = _load_fashion_mnist(split, source, classes, limit, data_dir), "fashion_mnist"
     else:
         if source != "auto":
-            raise ValueError(f"source={source!r} applies to 'mnist' only; use source='auto'")
+            raise ValueError(
+                f"source={source!r} applies to 'mnist' and 'fashion_mnist' only; use source='auto'"
+            )
         if key.lower() == "iris":
             part, key = _load_iris(split), "iris"
         else:
@@ -263,7 +289,7 @@ def _load_mnist(split: str, source: str, classes, limit, data_dir) -> _Split:
             reason = f"No full MNIST here ({DATA_DIR_ENV} is not set and TFDS cannot provide it). "
     if source == "tfds":
         wanted = set(_class_ids(classes, MNIST_CLASS_NAMES, True))
-        raw, labels = _read_tfds_mnist(split, wanted, limit)
+        raw, labels = _read_tfds_images("mnist", split, wanted, limit)
     elif source == "idx":
         raw, labels = _read_idx_mnist(split, _mnist_dir(data_dir))
     else:
@@ -289,8 +315,8 @@ def _reachable(host: str, port: int, timeout: float) -> bool:
     return bool(ok)
 
 
-def _tfds_usable() -> bool:
-    """tensorflow_datasets is installed and MNIST is prepared locally or downloadable."""
+def _tfds_usable(name: str = "mnist") -> bool:
+    """tensorflow_datasets is installed and data set ``name`` is prepared or downloadable."""
     try:
         import tensorflow_datasets as tfds
     except ImportError:
@@ -298,7 +324,7 @@ def _tfds_usable() -> bool:
     absl = logging.getLogger("absl")
     level, _ = absl.level, absl.setLevel(logging.ERROR)  # the probe's "no dataset_info" is noise
     try:
-        if tfds.builder("mnist").is_prepared():
+        if tfds.builder(name).is_prepared():
             return True
     except Exception:  # any TFDS failure here just means "not prepared"
         pass
@@ -307,8 +333,8 @@ def _tfds_usable() -> bool:
     return _reachable(*_TFDS_HOST, timeout=2.0)
 
 
-def _read_tfds_mnist(split: str, wanted: set[int], limit: int | None):
-    """Read records of ``tfds.data_source("mnist")``, stopping once ``limit`` are kept."""
+def _read_tfds_images(name: str, split: str, wanted: set[int], limit: int | None):
+    """Read records of ``tfds.data_source(name)`` (28x28 images), stopping at ``limit`` kept."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
@@ -317,11 +343,12 @@ def _read_tfds_mnist(split: str, wanted: set[int], limit: int | None):
             f"(or use source='idx' with {DATA_DIR_ENV}, or source='sample')"
         ) from err
     try:
-        records = tfds.data_source("mnist", split=split)
+        records = tfds.data_source(name, split=split)
     except Exception as err:
         raise RuntimeError(
-            f"TFDS could not provide MNIST ({type(err).__name__}: {err}). Offline, use "
-            f"source='idx' with {DATA_DIR_ENV} pointing at the IDX files, or source='sample'"
+            f"TFDS could not provide {name} ({type(err).__name__}: {err}). Offline, use "
+            f"source='idx' with {DATA_DIR_ENV} pointing at the IDX files"
+            + (", or source='sample'" if name == "mnist" else "")
         ) from err
     images, labels = [], []
     for i in range(len(records)):
@@ -331,7 +358,7 @@ def _read_tfds_mnist(split: str, wanted: set[int], limit: int | None):
             continue
         image = np.asarray(record["image"], dtype=np.uint8)
         if image.shape != (28, 28, 1):
-            raise ValueError(f"TFDS MNIST record {i}: image shape {image.shape}, not (28, 28, 1)")
+            raise ValueError(f"TFDS {name} record {i}: image shape {image.shape}, not (28, 28, 1)")
         images.append(image)
         labels.append(label)
         if limit is not None and len(labels) >= limit:
@@ -448,6 +475,62 @@ def _outside_caller_level() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+
+def _fashion_mnist_dirs(data_dir) -> list[Path]:
+    """Where Fashion-MNIST IDX files may be, in the order searched."""
+    bases = [Path(data_dir).expanduser()] if data_dir is not None else []
+    if data_dir is None and os.environ.get(DATA_DIR_ENV):
+        bases.append(Path(os.environ[DATA_DIR_ENV]).expanduser())
+    found = [d for b in bases for d in (b, b / "fashion_mnist", b / "fashion-mnist")]
+    return found + ([] if data_dir is not None else list(FASHION_MNIST_SYSTEM_DIRS))
+
+
+def _fashion_mnist_dir(data_dir) -> Path | None:
+    """The first candidate directory holding both train-* and t10k-* IDX files, or None."""
+    for candidate in _fashion_mnist_dirs(data_dir):
+        if all(
+            _idx_file(candidate, prefix, kind)
+            for prefix in ("train", "t10k")
+            for kind in ("images", "labels")
+        ):
+            return candidate
+    return None
+
+
+def _load_fashion_mnist(split: str, source: str, classes, limit, data_dir) -> _Split:
+    """Local IDX files first (they are the full 60k/10k, so nothing is gained online), then TFDS."""
+    if source not in FASHION_MNIST_SOURCES:
+        raise ValueError(
+            f"unknown Fashion-MNIST source {source!r}; choose one of {FASHION_MNIST_SOURCES}"
+        )
+    directory = _fashion_mnist_dir(data_dir) if source in ("auto", "idx") else None
+    if directory is None and (source == "idx" or (source == "auto" and data_dir is not None)):
+        searched = ", ".join(str(d) for d in _fashion_mnist_dirs(data_dir))
+        raise FileNotFoundError(
+            f"no Fashion-MNIST IDX files (train-* and t10k-*-idx?-ubyte[.gz]) in {searched}; set "
+            f"{DATA_DIR_ENV} to a directory with a fashion_mnist/ folder, or install the Debian "
+            "package dataset-fashion-mnist"
+        )
+    if directory is None and source == "auto" and not _tfds_usable("fashion_mnist"):
+        searched = ", ".join(str(d) for d in _fashion_mnist_dirs(None))
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found: no IDX files in {searched or '(none)'} and TFDS cannot "
+            f"fetch it here. Set {DATA_DIR_ENV} to a directory with a fashion_mnist/ folder of "
+            "the IDX files, install dataset-fashion-mnist, or pip install 'hybrid[data]' online"
+        )
+    if directory is not None:
+        raw, labels = _read_idx_pair(directory, "train" if split == "train" else "t10k")
+        found = "idx"
+    else:
+        wanted = set(_class_ids(classes, FASHION_MNIST_CLASS_NAMES, False))
+        raw, labels = _read_tfds_images("fashion_mnist", split, wanted, limit)
+        found = "tfds"
+    spec = preprocessing.make_spec(**MNIST_PREPROCESSING)
+    return _Split(raw, labels, FASHION_MNIST_CLASS_NAMES, spec, found, False)
 
 
 def _read_sample_mnist(split: str, reason: str = "") -> tuple[np.ndarray, np.ndarray]:

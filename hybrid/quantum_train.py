@@ -148,9 +148,57 @@ class QuantumTrain(Classical):
         return w - jnp.mean(w)
 
 
+@dataclass(frozen=True)
+class RandomFeatureControl(QuantumTrain):
+    """The classical control: Quantum-Train with the QNN's probability vector replaced by
+    softmax(F theta), F a fixed (2^n, K) Gaussian matrix with entries N(0, 1/K) drawn from
+    ``feature_seed`` and theta the K = ``qnn.n_angles(n, L, ansatz)`` trainable numbers.
+
+    Everything else (normalisation, bits of i, mapping model, mean subtraction) is Quantum-Train's,
+    and the trainable count is exactly QT's at the same (ansatz, L), so the comparison asks only:
+    does a quantum state's distribution serve better than a classical one from as many parameters?
+    Random features rather than a low-rank product because they match K exactly for every L, and
+    softmax of N(0, 1)-scale logits is, like a random circuit's output, a spread-out distribution
+    with p_i ~ 2^-n (log-normal rather than Porter-Thomas).
+    """
+
+    feature_seed: int = 0
+
+    @cached_property
+    def probabilities(self) -> qnn.ProbsFn:
+        k = qnn.n_angles(self.n_qubits, self.depth, self.ansatz)
+        rng = np.random.default_rng(self.feature_seed)
+        features = rng.normal(0.0, 1.0 / math.sqrt(k), (2**self.n_qubits, k))
+        return lambda theta: jax.nn.softmax(jnp.asarray(features, theta.dtype) @ jnp.ravel(theta))
+
+    def init(self, key: jax.Array) -> dict:
+        """QT's mapping-model initialisation; theta ~ N(0, 1), so the logits are N(0, 1)."""
+        params = super().init(key)
+        k_theta, _ = jax.random.split(key)
+        shape = ansatze.get(self.ansatz).shape(self.n_qubits, self.depth)
+        return params | {"angles": jax.random.normal(k_theta, shape, _float())}
+
+
+def evaluate(model, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> dict:
+    """Mean cross-entropy and accuracy of ``model`` on (x, y), in batches (one weight generation
+    per batch: the QNN runs once per batch, as in training)."""
+    apply = jax.jit(model.apply)
+    loss, correct = 0.0, 0
+    for start in range(0, len(x), batch):
+        logits = apply(params, jnp.asarray(x[start : start + batch]))
+        labels = jnp.asarray(y[start : start + batch])
+        loss += float(jnp.sum(training.cross_entropy(logits, labels) * len(labels)))
+        correct += int(jnp.sum(jnp.argmax(logits, -1) == labels))
+    return {"loss": loss / len(x), "accuracy": correct / len(x)}
+
+
 def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
-    """The paper's CNN for MNIST images, a small MLP for tabular data such as Iris."""
-    if dataset_name == "mnist" and tuple(input_shape) == (28, 28, 1) and n_classes == 10:
+    """The paper's CNN for (Fashion-)MNIST images, a small MLP for tabular data such as Iris."""
+    if (
+        dataset_name in ("mnist", "fashion_mnist")
+        and tuple(input_shape) == (28, 28, 1)
+        and n_classes == 10
+    ):
         return architecture.QT_MNIST_CNN
     if len(input_shape) == 3:
         return [
@@ -169,10 +217,12 @@ def run(
     depth: int = 40,
     device: Profile | str = "auto",
     layers: list | None = None,
+    ansatz: str = "ry-cnot",
     mapping_hidden: tuple[int, ...] = (4, 20, 4),
     config: training.TrainConfig = training.TrainConfig(),
     baseline: bool = False,
     classical_only: bool = False,
+    control: bool = False,
     resume: bool = False,
     source: str = "auto",
     limit: int | None = None,
@@ -187,6 +237,8 @@ def run(
     run's files are removed first); it is locked while this run writes to it. Everything that
     can be refused (the directory, the device, the data, the network) is checked before
     anything is written.
+    ``control`` trains ``RandomFeatureControl`` (same trainable count, no QNN) in place of QT.
+    Each run's report adds the final loss and accuracy on the whole train and test sets.
     """
     from hybrid import data
 
@@ -211,7 +263,7 @@ def run(
             f"{len(train.class_names)} classes; make the last dense layer that wide"
         )
     out = Path(out)
-    jobs = [] if classical_only else [("quantum-train", out)]
+    jobs = [] if classical_only else [("control" if control else "quantum-train", out)]
     if baseline or classical_only:
         jobs.append(("classical", out / "baseline" if not classical_only else out))
     report: dict = {
@@ -227,12 +279,13 @@ def run(
         export.clear_run(out)
     histories: dict[str, list[dict]] = {}
     for kind, run_dir in jobs:
-        if kind == "quantum-train":
-            model = QuantumTrain(
+        if kind in ("quantum-train", "control"):
+            model = (RandomFeatureControl if kind == "control" else QuantumTrain)(
                 tuple(layers),
                 input_shape,
                 depth=depth,
                 profile=device,
+                ansatz=ansatz,
                 mapping_hidden=tuple(mapping_hidden),
             )
             profile, why = devices.qnn_route(device, model.n_qubits, quiet=True)
@@ -240,11 +293,12 @@ def run(
                 "type": kind,
                 "n_qubits": model.n_qubits,
                 "depth": depth,
+                "ansatz": ansatz,
                 "mapping_hidden": list(mapping_hidden),
-                "device": profile.name,
-                "route": why,
+                "device": "classical" if kind == "control" else profile.name,
+                "route": None if kind == "control" else why,
             }
-            if profile.plugin:  # what a QPU would be asked to run
+            if profile.plugin and kind == "quantum-train":  # what a QPU would be asked to run
                 about["resources"] = resources_report(
                     profile,
                     model.n_qubits,
@@ -253,6 +307,7 @@ def run(
                     batch_size=config.batch_size,
                     n_test=len(test.y),
                     eval_batch_size=config.eval_batch_size,
+                    ansatz=ansatz,
                 )
         else:
             model = Classical(tuple(layers), input_shape)
@@ -278,6 +333,11 @@ def run(
                 "dataset": str(dataset),
             },
         )
+        final = {
+            f"{part}_{key}": value
+            for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
+            for key, value in evaluate(model, params, x, y, config.eval_batch_size).items()
+        }
         export.save_network(
             run_dir,
             layers,
@@ -293,10 +353,16 @@ def run(
                 "n_train": len(train.y),
                 "n_test": len(test.y),
             },
-            metrics=history[-1],
+            metrics=history[-1] | final,
         )
         training.plot_history({kind: history}, Path(run_dir) / export.CURVE)
-        report["runs"][kind] = {"run_dir": str(run_dir), **about, **history[-1]}
+        report["runs"][kind] = {
+            "run_dir": str(run_dir),
+            **about,
+            **history[-1],
+            **final,
+            "epochs_run": len(history),
+        }
         histories[kind] = history
     if len(histories) == 2:  # Quantum-Train and its baseline on one plot, in the main run
         training.plot_history(histories, out / export.CURVE)
@@ -314,19 +380,26 @@ def resources_report(
     n_test: int | None = None,
     eval_batch_size: int = 1000,
     shots: int | None = None,
+    ansatz: str = "ry-cnot",
 ) -> dict:
     """Resources of a Quantum-Train model on ``profile``: its QNN circuit, shots per step and the
     executions of an epoch (``resources.training_cost``)."""
     cost = resources.training_cost(
         profile,
-        qnn.tape(n_qubits, depth),
+        qnn.tape(n_qubits, depth, ansatz),
         n_train=n_train,
         batch_size=batch_size,
         n_test=n_test,
         eval_batch_size=eval_batch_size,
         shots=shots,
     )
-    return {"model": "quantum-train", "n_qubits": n_qubits, "depth": depth, **cost}
+    return {
+        "model": "quantum-train",
+        "n_qubits": n_qubits,
+        "depth": depth,
+        "ansatz": ansatz,
+        **cost,
+    }
 
 
 def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
@@ -347,6 +420,7 @@ def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
         batch_size=int(config.get("batch_size", 64)),
         n_test=spec["dataset"].get("n_test"),
         eval_batch_size=int(config.get("eval_batch_size", 1000)),
+        ansatz=model.get("ansatz", "ry-cnot"),
     )
 
 
@@ -360,16 +434,18 @@ def load(
     The exported weights suffice for inference; the QNN angles and the mapping model, needed to
     regenerate the weights from a device's probabilities, live in the run's checkpoint.
     ``mapping_hidden`` defaults to the one recorded in model.json (runs older than that record
-    used the reference (4, 20, 4)).
+    used the reference (4, 20, 4)); the ansatz is the recorded one (older runs: ry-cnot).
     """
     run_dir = Path(run_dir)
     spec = json.loads((run_dir / export.SPEC).read_text())
     arch, about = spec["architecture"], spec["model"]
-    model = QuantumTrain(
+    kind = RandomFeatureControl if about.get("type") == "control" else QuantumTrain
+    model = kind(
         tuple(arch["layers"]),
         tuple(arch["input_shape"]),
         depth=int(about["depth"]),
         profile=profile,
+        ansatz=about.get("ansatz", "ry-cnot"),
         mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
     )
     config = training.TrainConfig(**spec.get("training", {}))

@@ -261,6 +261,92 @@ def test_without_tfds(monkeypatch):
         assert data.load("mnist").source == "sample"
 
 
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+FASHION_DIR = MNIST_DIR.parent / "fashion_mnist"
+needs_fashion = pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"Fashion-MNIST IDX files not found at {FASHION_DIR} (clone shared/ beside the repo)",
+)
+
+
+def _fashion_files(directory: Path, n_train: int = 20, n_test: int = 10) -> tuple:
+    """Tiny IDX train/t10k files with random images and labels 0..9 in turn."""
+    directory.mkdir(parents=True, exist_ok=True)
+    images = np.random.default_rng(3).integers(0, 256, size=(n_train + n_test, 28, 28))
+    labels = np.arange(n_train + n_test) % 10
+    write_idx(directory / "train-images-idx3-ubyte.gz", images[:n_train])
+    write_idx(directory / "train-labels-idx1-ubyte.gz", labels[:n_train])
+    write_idx(directory / "t10k-images-idx3-ubyte.gz", images[n_train:])
+    write_idx(directory / "t10k-labels-idx1-ubyte.gz", labels[n_train:])
+    return images, labels
+
+
+@needs_fashion
+def test_fashion_mnist_is_the_full_data_set():
+    train = data.load("fashion_mnist", "train", data_dir=FASHION_DIR)
+    test = data.load("fashion_mnist", "test", data_dir=FASHION_DIR)
+    assert (len(train), len(test)) == (60_000, 10_000)
+    assert np.bincount(train.y, minlength=10).tolist() == [6000] * 10
+    assert np.bincount(test.y, minlength=10).tolist() == [1000] * 10
+    assert train.source == "idx" and train.raw.shape == (60_000, 28, 28, 1)
+    assert train.class_names[0] == "T-shirt/top" and train.class_names[9] == "Ankle boot"
+    assert train.x.dtype == np.float32 and float(train.x.max()) == 1.0
+
+
+@needs_fashion
+def test_fashion_mnist_found_under_the_data_dir_variable(monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(MNIST_DIR.parent))
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    ds = data.load("fashion_mnist", "test", limit=5)
+    assert ds.source == "idx" and len(ds) == 5
+
+
+def test_fashion_mnist_found_in_the_debian_location(tmp_path, monkeypatch):
+    images, labels = _fashion_files(tmp_path / "usr-share")
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "usr-share",))
+    train, test = data.load("fashion_mnist", "train"), data.load("fashion-mnist", "test")
+    assert train.source == test.source == "idx" and (len(train), len(test)) == (20, 10)
+    np.testing.assert_array_equal(train.raw[..., 0], images[:20])
+    np.testing.assert_array_equal(test.y, labels[20:])
+    assert train.class_names == data.FASHION_MNIST_CLASS_NAMES
+
+
+def test_fashion_mnist_classes_by_name_and_index(tmp_path):
+    _fashion_files(tmp_path / "fashion_mnist")
+    named = data.load("fashion_mnist", data_dir=tmp_path, classes=("Bag", "Trouser"))
+    indexed = data.load("fashion_mnist", data_dir=tmp_path, classes=(8, 1))
+    assert named.class_names == indexed.class_names == ("Bag", "Trouser")
+    np.testing.assert_array_equal(named.y, indexed.y)
+    assert np.bincount(named.y).tolist() == [2, 2]
+
+
+def test_fashion_mnist_missing_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "nowhere",))
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        data.load("fashion_mnist")
+    with pytest.raises(FileNotFoundError, match="fashion_mnist"):
+        data.load("fashion_mnist", source="idx", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown Fashion-MNIST source"):
+        data.load("fashion_mnist", source="sample")
+
+
+def test_fashion_mnist_through_tfds_mock_data(monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    with tfds.testing.mock_data(num_examples=32):
+        ds = data.load("fashion_mnist", "train", source="tfds")
+        records = tfds.data_source("fashion_mnist", split="train")
+        expected = np.stack([records[i]["image"] for i in range(32)])
+        labels = [int(records[i]["label"]) for i in range(32)]
+        monkeypatch.setattr(data, "_reachable", lambda *a, **k: True)
+        assert data.load("fashion_mnist", "test", limit=4).source == "tfds"  # auto, no files
+    assert ds.source == "tfds" and len(ds) == 32
+    np.testing.assert_array_equal(ds.raw, expected)
+    np.testing.assert_array_equal(ds.y, labels)
+    assert ds.class_names == data.FASHION_MNIST_CLASS_NAMES
+
+
 # --------------------------------------------------------------------------- MNIST, sample
 
 
@@ -511,7 +597,7 @@ def test_blank_string_label_in_npz_is_refused(tmp_path):
 
 
 def test_name_and_argument_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"known names are \['mnist', 'iris'\]"):
+    with pytest.raises(ValueError, match=r"known names are \['mnist', 'fashion_mnist', 'iris'\]"):
         data.load("cifar10")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         data.load(tmp_path / "missing.npz")
@@ -525,7 +611,7 @@ def test_name_and_argument_errors(tmp_path):
             data.load("iris", limit=bad)
     with pytest.raises(ValueError, match="unknown MNIST source"):
         data.load("mnist", source="web")
-    with pytest.raises(ValueError, match="applies to 'mnist' only"):
+    with pytest.raises(ValueError, match="applies to 'mnist' and 'fashion_mnist' only"):
         data.load("iris", source="tfds")
 
 

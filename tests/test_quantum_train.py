@@ -1,10 +1,20 @@
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import architecture, qnn
-from hybrid.quantum_train import QuantumTrain, basis_bits
+from hybrid import architecture, qnn, training
+from hybrid.quantum_train import (
+    Classical,
+    QuantumTrain,
+    RandomFeatureControl,
+    basis_bits,
+    evaluate,
+    load,
+    run,
+)
 
 
 def test_qubits_and_trainable_parameters_follow_the_paper_cnn():
@@ -68,3 +78,57 @@ def test_mapping_activation_is_optional():
         QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), mapping_activation="bogus")
     with pytest.raises(ValueError, match="depth"):
         QuantumTrain(tuple(architecture.mlp([6], 3)), (4,), depth=0)
+
+
+def test_control_has_qts_count_and_a_classical_distribution():
+    """The control differs from QT only in where p comes from: same count, p a distribution."""
+    layers = tuple(architecture.mlp([6], 3))
+    qt = QuantumTrain(layers, (4,), depth=2, ansatz="u3-cu3", profile="default.qubit")
+    control = RandomFeatureControl(layers, (4,), depth=2, ansatz="u3-cu3")
+    mapping = architecture.param_count(qt.mapping_layers, (qt.n_qubits + 1,))
+    assert control.n_trainable() == qt.n_trainable() == 2 * 6 * qt.n_qubits + mapping
+    params = control.init(jax.random.key(0))
+    assert params["angles"].shape == qt.init(jax.random.key(0))["angles"].shape
+    p = control.probabilities(params["angles"])
+    assert p.shape == (2**qt.n_qubits,) and float(jnp.sum(p)) == pytest.approx(1.0)
+    other = replace(control, feature_seed=1).probabilities(params["angles"])
+    assert float(jnp.max(jnp.abs(other - p))) > 1e-4  # the features are fixed by the seed
+    grads = jax.grad(lambda q: jnp.sum(control.apply(q, jnp.ones((2, 4))) ** 2))(params)
+    assert float(jnp.linalg.norm(grads["angles"])) > 0
+
+
+def test_evaluate_is_the_mean_cross_entropy_and_accuracy():
+    model = Classical(tuple(architecture.mlp([5], 3)), (4,))
+    params = model.init(jax.random.key(0))
+    x = np.random.default_rng(0).normal(size=(7, 4))
+    y = np.array([0, 1, 2, 0, 1, 2, 0])
+    logits = model.apply(params, jnp.asarray(x))
+    got = evaluate(model, params, x, y, batch=3)  # a ragged last batch
+    assert got["loss"] == pytest.approx(float(training.cross_entropy(logits, jnp.asarray(y))))
+    assert got["accuracy"] == pytest.approx(float(np.mean(np.argmax(logits, -1) == y)))
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_run_records_ansatz_control_and_losses(tmp_path, control):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "toy.npz"
+    np.savez(path, x=rng.normal(size=(40, 4)), y=np.arange(40) % 3)
+    report = run(
+        str(path),
+        tmp_path / "run",
+        depth=1,
+        device="lightning.qubit",  # no XLA compilation of the circuit: the fast route to test
+        layers=architecture.mlp([4], 3),
+        ansatz="u3-cu3",
+        mapping_hidden=(4,),
+        control=control,
+        config=training.TrainConfig(epochs=1, batch_size=16),
+        progress=False,
+    )
+    ((kind, result),) = report["runs"].items()
+    assert kind == ("control" if control else "quantum-train")
+    assert result["ansatz"] == "u3-cu3" and result["epochs_run"] == 1
+    assert {"train_loss", "test_loss", "train_accuracy", "test_accuracy"} <= set(result)
+    model, params = load(tmp_path / "run", "default.qubit")
+    assert isinstance(model, RandomFeatureControl) == control and model.ansatz == "u3-cu3"
+    assert model.n_trainable() == result["n_trainable"]
