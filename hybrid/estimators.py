@@ -143,13 +143,13 @@ def from_amplitude(a, nx2, ny2):
 def _trigamma(x):
     """psi_1(x) = sum_{n >= 0} 1/(x + n)^2: two terms, then the asymptotic series to x^-11 at
     x + 2 (relative error below 2e-8 for x >= 2, the only arguments it gets). Finite sums of
-    1/d^2 are its differences."""
-    head = 1 / (x * x) + 1 / ((x + 1) * (x + 1))
-    x = x + 2
-    r = 1 / x
+    1/d^2 are its differences. One division: 1/x, 1/(x + 1), 1/(x + 2) from 1/(x (x+1) (x+2))."""
+    x1, x2 = x + 1, x + 2
+    inv = 1 / (x * x1 * x2)
+    r0, r1, r = inv * x1 * x2, inv * x * x2, inv * x * x1
     r2 = r * r
     odd = 1 / 6 + r2 * (-1 / 30 + r2 * (1 / 42 + r2 * (-1 / 30 + r2 * 5 / 66)))
-    return head + r + r2 * (0.5 + r * odd)
+    return r0 * r0 + r1 * r1 + r + r2 * (0.5 + r * odd)
 
 
 # 1/y - cot y = sum_k c_k y^(2k-1), c_k = 2 zeta(2k) / pi^(2k): 12 terms are within 3e-8 on
@@ -295,9 +295,11 @@ def _tail_median(b, tm, m, s2m, lo, hi, upper):
     return jax.lax.while_loop(lambda b: jnp.any(b[1] - b[0] > 1), body, (lo, hi))[1]
 
 
-def _resolve_tails(idx, need, b, tm, m, s2m, lo, hi, upper):
+def _resolve_tails(idx, need, b, tm, m, upper, window: int):
     """Replace ``idx`` where ``need`` by the exact tail index, TAIL_CHUNK pairs per pass: the
-    cost follows the number of tail draws (rare for Q >= 9), not the number of pairs."""
+    cost follows the number of tail draws (rare for Q >= 9), not the number of pairs. The
+    bisection bounds are recomputed from (tm, M) for the chunk only, so that the common case
+    (no tail) carries few arrays across the loop."""
     n = idx.shape[0]
     k = min(n, TAIL_CHUNK)
 
@@ -305,11 +307,22 @@ def _resolve_tails(idx, need, b, tm, m, s2m, lo, hi, upper):
         idx, need = carry
         sel = jnp.nonzero(need, size=k, fill_value=n)[0]
         at = jnp.minimum(sel, n - 1)
-        args = (v[at] for v in (b, tm, m, s2m, lo, hi, upper))
-        res = _tail_median(*args)
+        b_, tm_, m_, up = b[at], tm[at], m[at], upper[at]
+        start, end, half = _window_bounds(tm_, m_, window)
+        s2m = jnp.sin(jnp.pi * tm_) ** 2 / m_**2
+        lo = jnp.where(up, end, -1.0)
+        hi = jnp.where(up, half, start - 1)
+        res = _tail_median(b_, tm_, m_, s2m, lo, hi, up)
         return idx.at[sel].set(res, mode="drop"), need.at[sel].set(False, mode="drop")
 
     return jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (idx, need))[0]
+
+
+def _window_bounds(tm, m, window: int):
+    """First and last index of the window of 2 * window outcomes around theta M, and M // 2."""
+    half = jnp.floor(m / 2)
+    start = jnp.clip(jnp.floor(tm) - window + 1, 0, jnp.maximum(0, half - 2 * window + 1))
+    return start, start + 2 * window - 1, half
 
 
 def ae_median(key, a, m, q: int, window: int = 2):
@@ -334,10 +347,8 @@ def ae_median(key, a, m, q: int, window: int = 2):
     shape = a.shape
     a, m = a.reshape(-1), m.reshape(-1)
     tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
-    half = jnp.floor(m / 2)
     width = 2 * window
-    start = jnp.clip(jnp.floor(tm) - window + 1, 0, jnp.maximum(0, half - width + 1))
-    end = start + width - 1
+    start, end, half = _window_bounds(tm, m, window)
     i = start + jnp.arange(width, dtype=a.dtype)[:, None]  # (width, pairs): window first
     # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
     # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
@@ -358,10 +369,7 @@ def ae_median(key, a, m, q: int, window: int = 2):
     low_tail = has_below & (below >= b)
     high_tail = (end < half) & (idx == width)
     if a.size:
-        lo = jnp.where(low_tail, -1.0, end)
-        hi = jnp.where(low_tail, start - 1, half)
-        need = low_tail | high_tail
-        i_star = _resolve_tails(i_star, need, b, tm, m, s2m, lo, hi, high_tail)
+        i_star = _resolve_tails(i_star, low_tail | high_tail, b, tm, m, high_tail, window)
     return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
 
 
