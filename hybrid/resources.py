@@ -120,10 +120,15 @@ def price(profile: Profile, executions: int, shots: int, duration_s: float | Non
     return out
 
 
-def executions_per_step(gradient: str, n_params: int) -> int:
-    """Circuit runs for one value-and-gradient of a QNode with ``n_params`` trainable angles."""
+def executions_per_step(gradient: str, tape: qml.tape.QuantumScript) -> int:
+    """Circuit runs for one value-and-gradient of ``tape``.
+
+    Parameter-shift counts the circuits PennyLane's ``param_shift`` actually builds: two per
+    angle of a gate with one frequency (RY, PhaseShift), four for two frequencies (CRY, CRX).
+    """
     if gradient == "parameter-shift":
-        return 1 + 2 * n_params
+        shifted, _ = qml.gradients.param_shift(tape)
+        return 1 + len(shifted)
     if gradient == "spsa":
         return 1 + 2  # one random direction, two evaluations (PennyLane's default)
     return 1  # backprop / adjoint on simulators: one forward, derivative without re-execution
@@ -153,7 +158,7 @@ def training_cost(
     shots = shots or profile.shots or 1024
     circuit = circuit_resources(profile, tape, len(tape.wires))
     steps = max(1, n_train // batch_size)
-    per_step = executions_per_step(profile.gradient, tape.num_params)
+    per_step = executions_per_step(profile.gradient, tape)
     evaluation = math.ceil(n_train / eval_batch_size) + math.ceil((n_test or 1) / eval_batch_size)
     executions = steps * per_step + evaluation
     return {

@@ -130,3 +130,13 @@ def test_cli_offers_every_registered_ansatz():
         ["train", "quantum-train", "--dataset", "fashion_mnist", "--ansatz", "u3-cu3", "--control"]
     )
     assert (args.dataset, args.ansatz, args.control) == ("fashion_mnist", "u3-cu3", True)
+
+
+def test_parameter_shift_cost_counts_four_circuits_per_cry_angle():
+    """Per u3-cu3 block on n wires: 3n one-frequency angles (U3 as PhaseShift, RY, PhaseShift),
+    and per controlled-U3 two one-frequency phases plus a CRY with two frequencies (four shifted
+    circuits): 6n + 8n = 14n shifted circuits, plus the unshifted one."""
+    count = resources.executions_per_step
+    assert count("parameter-shift", qnn.tape(3, 1, "u3-cu3")) == 1 + 14 * 3
+    assert count("parameter-shift", qnn.tape(4, 2, "ry-cnot")) == 1 + 2 * 4 * 2
+    assert count("adjoint", qnn.tape(3, 1, "u3-cu3")) == 1
