@@ -41,6 +41,8 @@ NTK_STUDY_OPTIONS = {
 }
 
 
+OVERWRITE_HELP = "replace the run already in OUT (all its files)"
+
 DESCRIPTION = (
     "hybrid: train classical neural networks with quantum subroutines (Quantum-Train, "
     "(eps, gamma)-networks, quantum NTK) and predict with the exported network on NumPy alone."
@@ -201,9 +203,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue OUT's checkpoint (the same run only)"
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace the run already in OUT (all its files)"
-    )
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def _add_quantum_train(train) -> None:
@@ -270,6 +270,7 @@ def _add_ripe(train) -> None:
     p.add_argument("--eval-every", type=int, default=100, help="evaluate every this many steps")
     p.add_argument("--out", default="runs/ripe", help="run directory")
     p.add_argument("--resume", action="store_true", help="continue OUT's checkpoint")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func="hybrid.feedforward:_cli")
 
 
@@ -324,6 +325,7 @@ def _add_ntk(commands) -> None:
         "--approx", choices=("exact", "sparse", "diag"), default="exact", help="NTK approximation"
     )
     t.add_argument("--out", default="runs/ntk-fc", help="run directory")
+    t.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     data_options(t)
     t.set_defaults(func="hybrid.ntk_study:_cmd_train", classes=[8, 9])
 

@@ -237,6 +237,22 @@ def lock(run_dir: str | os.PathLike) -> RunLock:
     return RunLock(run_dir)
 
 
+def claim(run_dir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> RunLock:
+    """Lock ``run_dir`` for one run: ``check_out`` again under the lock (another process may have
+    written meanwhile), then clear the old run's files if ``overwrite``. Every command that
+    writes a run directory goes through here, so none can mix two runs or overwrite one silently.
+    """
+    held = lock(run_dir)
+    try:
+        check_out(run_dir, resume=resume, overwrite=overwrite)
+    except ValueError:
+        held.release()
+        raise
+    if overwrite:
+        clear_run(run_dir)
+    return held
+
+
 def _check_required(spec: dict, spec_path: Path) -> None:
     """Refuse a record without the keys every run needs, with one line naming what is wrong."""
     missing = [key for key in _REQUIRED if key not in spec]

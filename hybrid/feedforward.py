@@ -584,9 +584,13 @@ def summary(history: History) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """``hybrid train ripe``: load data, train, export, plot; returns the summary."""
+    """``hybrid train ripe``: load data, train, export, plot; returns the summary. ``args.out``
+    is claimed as every run directory is (``hybrid.export.claim``): another run's directory only
+    with ``--resume`` or ``--overwrite``, one process at a time."""
     from hybrid import data
+    from hybrid.export import CURVE, check_out, claim
 
+    check_out(args.out, resume=args.resume, overwrite=args.overwrite)  # before any work
     kw = {"source": args.source} if args.source != "auto" else {}
     train_ds = data.load(args.dataset, "train", limit=args.limit, **kw)
     test_ds = data.load(args.dataset, "test", **kw)
@@ -606,6 +610,7 @@ def run(args: argparse.Namespace) -> dict:
         est = Estimator(
             args.estimator, eps=args.eps, gamma=args.gamma, shots=args.shots, norms=args.norms
         )
+    held = claim(args.out, resume=args.resume, overwrite=args.overwrite)
     params, history = train(
         train_ds.x,
         train_ds.y,
@@ -636,7 +641,8 @@ def run(args: argparse.Namespace) -> dict:
             "metrics": result,
         },
     )
-    plot_history(history, Path(args.out) / "learning_curve.png")
+    plot_history(history, Path(args.out) / CURVE)
+    held.release()
     return result
 
 

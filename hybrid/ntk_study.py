@@ -735,6 +735,10 @@ def _cmd_study(args) -> int:
 def _cmd_train(args) -> int:
     import json
 
+    from hybrid.export import check_out, claim
+
+    check_out(args.out, overwrite=args.overwrite)  # before the kernel is computed
+    held = claim(args.out, overwrite=args.overwrite)
     spec = train_and_export(
         args.out,
         n=args.n,
@@ -750,6 +754,7 @@ def _cmd_train(args) -> int:
             indent=1,
         )
     )
+    held.release()
     return 0
 
 

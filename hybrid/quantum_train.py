@@ -273,10 +273,7 @@ def run(
         "n_test": len(test.y),
         "runs": {},
     }
-    lock = export.lock(out)  # held until this function returns or raises
-    export.check_out(out, resume=resume, overwrite=overwrite)  # again, now that we hold it
-    if overwrite:
-        export.clear_run(out)
+    lock = export.claim(out, resume=resume, overwrite=overwrite)  # held until we return
     histories: dict[str, list[dict]] = {}
     for kind, run_dir in jobs:
         if kind in ("quantum-train", "control"):

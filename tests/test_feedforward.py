@@ -280,6 +280,18 @@ def test_cli_trains_and_exports(tmp_path):
     assert clf.class_names == list(data.load("iris", "test").class_names)
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]["step"]["loss"]) == 20
+    # The same directory is another run's now: refused before any work, files untouched.
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    again = cli.parser().parse_args(["train", "ripe", "--steps", "10", "--out", str(out)])
+    with pytest.raises(ValueError, match="already holds a run"):
+        feedforward.run(again)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+    replaced = cli.parser().parse_args(
+        ["train", "ripe", "--steps", "10", "--eval-every", "5", "--out", str(out), "--overwrite"]
+    )
+    feedforward.run(replaced)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]["step"]["loss"]) == 10
 
 
 def test_bad_configurations():

@@ -551,6 +551,10 @@ def test_cli_train_exports_a_run(tmp_path, offline_mnist, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["kernel"]["approximation"] == "diag"
     assert (tmp_path / "model.json").is_file()
+    before = (tmp_path / "model.json").read_bytes()
+    with pytest.raises(ValueError, match="already holds a run"):
+        cli.handler(args)(args)
+    assert (tmp_path / "model.json").read_bytes() == before
     study = parser.parse_args(["ntk", "study", "--arch", "cnn"])
     assert study.sizes[-1] == 1024 and study.trials == 5
 
