@@ -164,22 +164,6 @@ def _devices(args) -> int:
     return 0
 
 
-def _ntk_study(args) -> int:
-    """``hybrid ntk study``, saying what to change when the data cannot supply the sizes."""
-    from hybrid import ntk_study
-
-    try:
-        return ntk_study._cmd_study(args)
-    except ValueError as err:
-        if "needed for n" not in str(err):
-            raise
-        raise ValueError(
-            f"{err}: lower --test-size and --sizes (each at most twice the smallest class "
-            "count), or give more data: set HYBRID_DATA_DIR to the MNIST IDX files (the bundled "
-            "sample has 100 train and 25 test digits a class)"
-        ) from None
-
-
 def _resources(args) -> int:
     from hybrid import hardware
 
@@ -317,7 +301,7 @@ def _add_ntk(commands) -> None:
     s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
     s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
     data_options(s)
-    s.set_defaults(func="hybrid.cli:_ntk_study")
+    s.set_defaults(func="hybrid.ntk_study:_cmd_study")
 
     t = sub.add_parser("train", help="train the FC NTK classifier and export it (NumPy runnable)")
     t.add_argument("--n", type=int, default=512, help="balanced training set size")

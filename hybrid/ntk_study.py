@@ -134,6 +134,23 @@ def load_split(cfg: StudyConfig, split: str):
     return ds, np.asarray(ds.x, dtype=np.float64), np.asarray(ds.y)
 
 
+def check_sizes(cfg: StudyConfig, y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """Refuse, before any kernel is computed, sizes the data cannot supply: every draw takes n/2
+    examples of each class, so n may be at most twice the smaller class count."""
+    for split, y, n, flag in (
+        ("train", y_train, max(cfg.sizes), "--sizes"),
+        ("test", y_test, cfg.test_size, "--test-size"),
+    ):
+        fewest = int(min(np.sum(y == 0), np.sum(y == 1)))
+        if n > 2 * fewest:
+            raise ValueError(
+                f"the {split} split has {fewest} examples of its smaller class, {n // 2} needed "
+                f"for n = {n}: lower {flag} to at most {2 * fewest} (lower --test-size and "
+                "--sizes alike), or give more data: set HYBRID_DATA_DIR to the MNIST IDX files "
+                "(the bundled sample has 100 train and 25 test digits a class)"
+            )
+
+
 def balanced_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """n indices, n/2 of each class (0 and 1), drawn without replacement; class 1 first."""
     per = n // 2
@@ -274,6 +291,7 @@ def study(cfg: StudyConfig, out_dir=None, *, resume: bool = False, log=print) ->
 
     _, x_tr_all, y_tr_all = load_split(cfg, "train")
     _, x_te_all, y_te_all = load_split(cfg, "test")
+    check_sizes(cfg, y_tr_all, y_te_all)
     mu = coefficient_of_nonlinearity("erf")
     cnn_pool = (
         _cnn_pool(cfg, x_tr_all, y_tr_all, x_te_all, y_te_all, log) if cfg.arch == "cnn" else None

@@ -179,19 +179,6 @@ class RandomFeatureControl(QuantumTrain):
         return params | {"angles": jax.random.normal(k_theta, shape, _float())}
 
 
-def evaluate(model, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> dict:
-    """Mean cross-entropy and accuracy of ``model`` on (x, y), in batches (one weight generation
-    per batch: the QNN runs once per batch, as in training)."""
-    apply = jax.jit(model.apply)
-    loss, correct = 0.0, 0
-    for start in range(0, len(x), batch):
-        logits = apply(params, jnp.asarray(x[start : start + batch]))
-        labels = jnp.asarray(y[start : start + batch])
-        loss += float(jnp.sum(training.cross_entropy(logits, labels) * len(labels)))
-        correct += int(jnp.sum(jnp.argmax(logits, -1) == labels))
-    return {"loss": loss / len(x), "accuracy": correct / len(x)}
-
-
 def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
     """The paper's CNN for (Fashion-)MNIST images, a small MLP for tabular data such as Iris."""
     if (
@@ -330,10 +317,11 @@ def run(
                 "dataset": str(dataset),
             },
         )
+        apply = jax.jit(model.apply)
         final = {
             f"{part}_{key}": value
             for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
-            for key, value in evaluate(model, params, x, y, config.eval_batch_size).items()
+            for key, value in training.evaluate(apply, params, x, y, config.eval_batch_size).items()
         }
         export.save_network(
             run_dir,

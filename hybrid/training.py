@@ -84,13 +84,21 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def accuracy(apply: Callable, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
-    """Fraction of correct argmax predictions, evaluated in batches to bound memory."""
-    correct = 0
+def evaluate(apply: Callable, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> dict:
+    """Mean cross-entropy and accuracy of ``apply(params, x)`` on (x, y), in batches to bound
+    memory (a Quantum-Train model runs its QNN once per batch, as in training)."""
+    loss, correct = 0.0, 0
     for start in range(0, len(x), batch):
         logits = apply(params, jnp.asarray(x[start : start + batch]))
-        correct += int(jnp.sum(jnp.argmax(logits, -1) == jnp.asarray(y[start : start + batch])))
-    return correct / len(x)
+        labels = jnp.asarray(y[start : start + batch])
+        loss += float(cross_entropy(logits, labels)) * len(labels)
+        correct += int(jnp.sum(jnp.argmax(logits, -1) == labels))
+    return {"loss": loss / len(x), "accuracy": correct / len(x)}
+
+
+def accuracy(apply: Callable, params, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
+    """Fraction of correct argmax predictions (``evaluate``'s accuracy)."""
+    return evaluate(apply, params, x, y, batch)["accuracy"]
 
 
 def fingerprint(*arrays: np.ndarray) -> str:
