@@ -186,7 +186,7 @@ for seed in args.seeds:
                 "test_loss": run["test_loss"],
                 "train_loss": run["train_loss"],
                 "gap": run["test_loss"] - run["train_loss"],
-                "train_time_s": run["wall_time_s"],
+                "train_time_s": run["train_loop_s"],
                 "wall_time_s": time.perf_counter() - t0,
                 "run_dir": run["run_dir"],
                 "command": table["commands"][-1],

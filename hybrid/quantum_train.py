@@ -63,6 +63,10 @@ def _float():
     return jnp.result_type(float)
 
 
+# Rows of the mapping model evaluated (and, in the backward pass, recomputed) at a time.
+MAPPING_ROWS = 2**14
+
+
 def basis_bits(n_qubits: int, count: int) -> np.ndarray:
     """Rows of +-1: the n bits of each index i < count, most significant (wire 0) first."""
     i = np.arange(count)[:, None]
@@ -117,10 +121,6 @@ class QuantumTrain(Classical):
             self.n_qubits, self.depth, self.profile, self.ansatz
         )
 
-    @cached_property
-    def _bits(self) -> np.ndarray:
-        return basis_bits(self.n_qubits, self.n_weights)
-
     def n_trainable(self) -> int:
         mapping = architecture.param_count(self.mapping_layers, (self.n_qubits + 1,))
         return qnn.n_angles(self.n_qubits, self.depth, self.ansatz) + mapping
@@ -143,9 +143,31 @@ class QuantumTrain(Classical):
 
     def weights(self, params: dict) -> jax.Array:
         p = self.probabilities(params["angles"])[: self.n_weights]
-        inputs = jnp.concatenate([jnp.asarray(self._bits, p.dtype), self.normalise(p)[:, None]], 1)
-        w = architecture.apply(self.mapping_layers, params["mapping"], inputs, xp=jnp)[:, 0]
+        w = self.mapped(params["mapping"], self.normalise(p))
         return w - jnp.mean(w)
+
+    def mapped(self, mapping: list, x: jax.Array) -> jax.Array:
+        """The mapping model on the rows (bits of i, x_i), i < len(x), MAPPING_ROWS at a time.
+
+        Each chunk makes its bits from i and is recomputed in the backward pass (``jax.checkpoint``
+        under ``lax.map``), so memory holds one chunk's activations, not a (M, n + 1) input and
+        its hidden layers: at 20 qubits those were 3 times the QNN's own memory."""
+        n, m = self.n_qubits, x.shape[0]
+        chunk = min(m, MAPPING_ROWS)
+        shifts = jnp.arange(n - 1, -1, -1)
+
+        def rows(start, xs):
+            i = start + jnp.arange(chunk)
+            bits = (2 * ((i[:, None] >> shifts) & 1) - 1).astype(xs.dtype)  # as basis_bits
+            inputs = jnp.concatenate([bits, xs[:, None]], 1)
+            return architecture.apply(self.mapping_layers, mapping, inputs, xp=jnp)[:, 0]
+
+        count = -(-m // chunk)
+        if count == 1:
+            return rows(0, x)
+        xs = jnp.pad(x, (0, count * chunk - m)).reshape(count, chunk)
+        starts = jnp.arange(count) * chunk
+        return jax.lax.map(jax.checkpoint(lambda c: rows(*c)), (starts, xs)).reshape(-1)[:m]
 
 
 @dataclass(frozen=True)

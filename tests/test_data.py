@@ -1,6 +1,7 @@
 """Data loading: every source, the fixed splits, the preprocessing record, and every error path."""
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -678,3 +679,27 @@ def test_cli_summary(capsys):
     out = capsys.readouterr().out
     assert "iris [test] from package: 20 examples" in out
     assert "virginica=10, setosa=10" in out and "standardised=yes" in out
+
+
+def test_fashion_mnist_example_trains_and_writes_its_table_row(tmp_path):
+    """The example end to end on tiny IDX files: one row (the classical control at L = 1, the
+    cheapest model; every model's row is written by the same code), with what the docs table
+    reads from it, and a second call that finds the row and trains nothing."""
+    _fashion_files(tmp_path / "data" / "fashion_mnist")
+    env = os.environ | {data.DATA_DIR_ENV: str(tmp_path / "data"), "JAX_PLATFORMS": "cpu"}
+    table = tmp_path / "table.json"
+    argv = [sys.executable, "examples/quantum_train_fashion_mnist.py", "--model", "control"]
+    argv += ["--depths", "1", "--table", str(table), "--runs", str(tmp_path / "runs")]
+    repo = Path(__file__).parents[1]
+    subprocess.run(argv, check=True, env=env, cwd=repo, capture_output=True)
+    (row,) = json.loads(table.read_text())["rows"]
+    assert (row["model"], row["ansatz"], row["depth"], row["n_trainable"]) == (
+        "control",
+        "u3-cu3",
+        1,
+        327,
+    )
+    assert 0 <= row["test_accuracy"] <= 1 and row["train_time_s"] > 0
+    assert row["gap"] == pytest.approx(row["test_loss"] - row["train_loss"])
+    again = subprocess.run(argv, check=True, env=env, cwd=repo, capture_output=True, text=True)
+    assert "skip" in again.stdout and len(json.loads(table.read_text())["rows"]) == 1

@@ -240,6 +240,25 @@ def test_literal_q_draws_then_median_agrees_with_the_exact_law_and_the_sampler(a
     assert scipy_stats.chi2_contingency(table)[1] > 1e-3
 
 
+def test_ripe_median_sampler_in_float32_at_large_m_near_an_integer_theta_m():
+    """Training runs in float32, where a 784-input layer gives M ~ 8,000. There pi * theta M
+    is off by 2e-4, which once set the window's Fejer numerator (the likeliest outcome's
+    weight 0.40 in place of 1 here, theta M = 1479.99976 in float32, which sent 60 % of the
+    draws to the tail). The law, enumerated in float64 at that same theta M, must hold."""
+    a32, m = np.float32(0.301426), 8000
+    tm = float(jnp.arcsin(jnp.sqrt(jnp.float32(a32))) / jnp.pi * jnp.float32(m))
+    assert 1e-5 < abs(tm - round(tm)) < 1e-3  # the case this test is about
+    draws = MEDIAN(jax.random.key(5), jnp.full(N_MEDIAN, a32), jnp.float32(m), 1, 2)
+    assert draws.dtype == jnp.float32
+    law = _exact_median_law(math.sin(math.pi * tm / m) ** 2, m, 1)
+    counts = np.bincount(_folded_index(draws, m).astype(int), minlength=m // 2 + 1)
+    # Nearly all the mass is on one outcome, where a chi-square merges the rest into it: test
+    # the draws off the mode against their exact probability (binomial, p > 1e-3) instead.
+    mode = int(np.argmax(law))
+    off = scipy_stats.binomtest(int(N_MEDIAN - counts[mode]), N_MEDIAN, 1 - law[mode])
+    assert off.pvalue > 1e-3
+
+
 FOLDED_CDF = jax.jit(E._folded_cdf)
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import architecture, qnn, training
+from hybrid import architecture, qnn, quantum_train, training
 from hybrid.quantum_train import (
     Classical,
     QuantumTrain,
@@ -40,6 +40,33 @@ def test_weights_are_generated_from_the_qnn_probabilities():
     assert float(jnp.max(jnp.abs(moved - w))) > 1e-4
     grads = jax.grad(lambda p: jnp.sum(model.apply(p, jnp.ones((2, 4))) ** 2))(params)
     assert float(jnp.linalg.norm(grads["angles"])) > 0
+
+
+@pytest.mark.parametrize("activation", [None, "tanh"])
+def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(monkeypatch, activation):
+    """``mapped`` with chunks of 7 rows (the last one padded) against the mapping model applied
+    to the whole (bits, x) matrix at once, the bits from ``basis_bits``: values and gradients."""
+    model = QuantumTrain(
+        tuple(architecture.mlp([6], 3)), (4,), depth=1, mapping_activation=activation
+    )
+    params = model.init(jax.random.key(1))
+    x = jax.random.normal(jax.random.key(2), (model.n_weights,))
+
+    def whole(mapping, x):
+        bits = jnp.asarray(basis_bits(model.n_qubits, model.n_weights), x.dtype)
+        rows = jnp.concatenate([bits, x[:, None]], 1)
+        return architecture.apply(model.mapping_layers, mapping, rows, xp=jnp)[:, 0]
+
+    def loss(f):
+        return lambda mapping, x: jnp.sum(jnp.sin(f(mapping, x)))
+
+    expected, expected_grads = whole(params["mapping"], x), jax.grad(loss(whole), (0, 1))
+    monkeypatch.setattr(quantum_train, "MAPPING_ROWS", 7)
+    assert model.n_weights % 7 and model.n_weights > 14  # several chunks, the last one short
+    np.testing.assert_allclose(model.mapped(params["mapping"], x), expected, rtol=1e-12)
+    got = jax.grad(loss(model.mapped), (0, 1))(params["mapping"], x)
+    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected_grads(params["mapping"], x))):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
 def test_normalisation_is_the_reference_formula():
