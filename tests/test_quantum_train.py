@@ -65,7 +65,8 @@ def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(monkeypatch, a
     assert model.n_weights % 7 and model.n_weights > 14  # several chunks, the last one short
     np.testing.assert_allclose(model.mapped(params["mapping"], x), expected, rtol=1e-12)
     got = jax.grad(loss(model.mapped), (0, 1))(params["mapping"], x)
-    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected_grads(params["mapping"], x))):
+    want = jax.tree.leaves(expected_grads(params["mapping"], x))
+    for g, e in zip(jax.tree.leaves(got), want, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
