@@ -8,6 +8,7 @@ command is kept in ``commands``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import platform
 import sys
@@ -33,9 +34,27 @@ def has_row(table: dict, **settings) -> bool:
 
 
 def save_table(path: str | Path, table: dict) -> None:
+    """Write ``table``, keeping the rows and commands another invocation saved since this one
+    opened it: reproduction commands run side by side, and each would otherwise overwrite the
+    other's rows with its own stale copy (a 10-epoch Fashion-MNIST row was lost that way)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(table, indent=2).encode())
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if "rows" in table and path.is_file():
+            table = _merged(json.loads(path.read_text()), table)
+        atomic_write(path, json.dumps(table, indent=2).encode())
+
+
+def _merged(disk: dict, table: dict) -> dict:
+    """``table`` with the rows and commands of ``disk`` that it lacks, the file's first."""
+
+    def union(key: str) -> list:
+        ours = table.get(key, [])
+        theirs = disk.get(key, [])
+        return theirs + [item for item in ours if item not in theirs]
+
+    return table | {"rows": union("rows"), "commands": union("commands")}
 
 
 def command() -> str:

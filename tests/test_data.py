@@ -703,3 +703,21 @@ def test_fashion_mnist_example_trains_and_writes_its_table_row(tmp_path):
     assert row["gap"] == pytest.approx(row["test_loss"] - row["train_loss"])
     again = subprocess.run(argv, check=True, env=env, cwd=repo, capture_output=True, text=True)
     assert "skip" in again.stdout and len(json.loads(table.read_text())["rows"]) == 1
+
+
+def test_tables_saved_side_by_side_keep_each_others_rows(tmp_path):
+    """Two reproduction commands that opened the same table before either saved: both rows stay."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
+    try:
+        from _table import has_row, open_table, save_table
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / "table.json"
+    first, second = open_table(path, data="x"), open_table(path, data="x")
+    first["rows"].append({"seed": 0, "acc": 0.5})
+    second["rows"].append({"seed": 1, "acc": 0.6})
+    save_table(path, first)
+    save_table(path, second)
+    saved = json.loads(path.read_text())
+    assert saved["rows"] == [{"seed": 0, "acc": 0.5}, {"seed": 1, "acc": 0.6}]
+    assert has_row(saved, seed=0) and has_row(saved, seed=1) and saved["data"] == "x"
