@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrid import cli, data, export
+from hybrid import cli, data, devices, export
 from hybrid.classifier import NumpyClassifier
 
 
@@ -141,7 +141,8 @@ def test_devices_lists_profiles(capsys):
     assert cli.main(["devices"]) == 0
     out = capsys.readouterr().out
     assert "lightning.qubit" in out
-    assert "auto, QNN of 14 qubits -> " in out and "auto, QNN of 15 qubits -> " in out  # and why
+    below, at = devices.CPU_CROSSOVER - 1, devices.CPU_CROSSOVER  # the two sides, and why
+    assert f"auto, QNN of {below} qubits -> " in out and f"auto, QNN of {at} qubits -> " in out
 
 
 def test_a_users_csv_trains_and_predicts(tmp_path, capsys):
