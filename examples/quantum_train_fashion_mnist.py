@@ -107,14 +107,19 @@ def markdown(table: dict) -> None:
         )
     print(
         "\n| L | trainable | reference QT (50 epochs) | QT u3-cu3 test (train) "
-        "| control test (train) |"
+        "| control test (train) | QT ry-cnot, L' = 6L (same count) |"
     )
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|")
     for depth, reported in REFERENCE_QT.items():
         cells = []
-        for model in ("qt", "control"):
-            rows = [r for r in table["rows"] if (r["model"], r["depth"]) == (model, depth)]
-            rows = [r for r in rows if r["ansatz"] == "u3-cu3" and r["seed"] == 0]
+        # ry-cnot has 13 angles per block where u3-cu3 has 78: L' = 6L blocks, the same count
+        for model, ansatz, blocks in (
+            ("qt", "u3-cu3", depth),
+            ("control", "u3-cu3", depth),
+            ("qt", "ry-cnot", 6 * depth),
+        ):
+            rows = [r for r in table["rows"] if (r["model"], r["depth"]) == (model, blocks)]
+            rows = [r for r in rows if r["ansatz"] == ansatz and r["seed"] == 0]
             cells.append(
                 " / ".join(
                     f"{100 * r['test_accuracy']:.2f} ({100 * r['train_accuracy']:.2f}) "
@@ -123,7 +128,7 @@ def markdown(table: dict) -> None:
                 )
                 or "not run"
             )
-        print(f"| {depth} | {78 * depth + 249:,} | {reported} % | {cells[0]} | {cells[1]} |")
+        print(f"| {depth} | {78 * depth + 249:,} | {reported} % | {' | '.join(cells)} |")
 
 
 if args.markdown:
