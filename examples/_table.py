@@ -50,7 +50,7 @@ def _merged(disk: dict, table: dict) -> dict:
     """``table`` with the rows and commands of ``disk`` that it lacks, the file's first."""
 
     def union(key: str) -> list:
-        ours = table.get(key, [])
+        ours = json.loads(json.dumps(table.get(key, [])))  # as the file holds them: no tuples
         theirs = disk.get(key, [])
         return theirs + [item for item in ours if item not in theirs]
 

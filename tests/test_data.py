@@ -714,10 +714,12 @@ def test_tables_saved_side_by_side_keep_each_others_rows(tmp_path):
         sys.path.pop(0)
     path = tmp_path / "table.json"
     first, second = open_table(path, data="x"), open_table(path, data="x")
-    first["rows"].append({"seed": 0, "acc": 0.5})
-    second["rows"].append({"seed": 1, "acc": 0.6})
+    first["rows"].append({"seed": 0, "sizes": (4, 3)})  # a tuple, as the scripts' settings hold
+    second["rows"].append({"seed": 1, "sizes": (4, 3)})
     save_table(path, first)
     save_table(path, second)
+    first["rows"].append({"seed": 2, "sizes": (4, 3)})  # a script saves after every row
+    save_table(path, first)
     saved = json.loads(path.read_text())
-    assert saved["rows"] == [{"seed": 0, "acc": 0.5}, {"seed": 1, "acc": 0.6}]
+    assert [row["seed"] for row in saved["rows"]] == [0, 1, 2]  # each row once
     assert has_row(saved, seed=0) and has_row(saved, seed=1) and saved["data"] == "x"
