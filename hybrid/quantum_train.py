@@ -67,10 +67,14 @@ def _float():
 MAPPING_ROWS = 2**14
 
 
+def bits_of(index, n_qubits: int, xp=np):
+    """Rows of +-1: the n bits of each integer in ``index``, most significant (wire 0) first."""
+    return 2.0 * ((index[:, None] >> xp.arange(n_qubits - 1, -1, -1)) & 1) - 1.0
+
+
 def basis_bits(n_qubits: int, count: int) -> np.ndarray:
-    """Rows of +-1: the n bits of each index i < count, most significant (wire 0) first."""
-    i = np.arange(count)[:, None]
-    return 2.0 * ((i >> np.arange(n_qubits - 1, -1, -1)) & 1) - 1.0
+    """``bits_of`` every index i < count: the mapping model's bit columns."""
+    return bits_of(np.arange(count), n_qubits)
 
 
 @dataclass(frozen=True)
@@ -152,13 +156,11 @@ class QuantumTrain(Classical):
         Each chunk makes its bits from i and is recomputed in the backward pass (``jax.checkpoint``
         under ``lax.map``), so memory holds one chunk's activations, not a (M, n + 1) input and
         its hidden layers: at 20 qubits those were 3 times the QNN's own memory."""
-        n, m = self.n_qubits, x.shape[0]
+        m = x.shape[0]
         chunk = min(m, MAPPING_ROWS)
-        shifts = jnp.arange(n - 1, -1, -1)
 
         def rows(start, xs):
-            i = start + jnp.arange(chunk)
-            bits = (2 * ((i[:, None] >> shifts) & 1) - 1).astype(xs.dtype)  # as basis_bits
+            bits = bits_of(start + jnp.arange(chunk), self.n_qubits, jnp).astype(xs.dtype)
             inputs = jnp.concatenate([bits, xs[:, None]], 1)
             return architecture.apply(self.mapping_layers, mapping, inputs, xp=jnp)[:, 0]
 
