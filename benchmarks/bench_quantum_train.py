@@ -8,13 +8,16 @@ kept. ``auto`` is the route ``devices.qnn_route("auto", n)`` picks, timed as its
 
 ``--memory`` instead runs each route at each n in a fresh process: the step is compiled ahead of
 time, the peak-RSS counter is reset (Linux ``/proc/self/clear_refs``) and the first step is run;
-the peak beyond the resident size before it is reported in state vectors (2^n complex128). (A
-second step would understate it: allocators keep the first step's freed memory resident.)
+the peak beyond the resident size before it is reported in state vectors (2^n complex128, or
+complex64 with ``--precision float32``). (A second step would understate it: allocators keep the
+first step's freed memory resident.) On a GPU the allocator's peak bytes stand in for RSS.
+``--qnn-only`` times (or measures) the QNN's gradient alone, without the mapping model.
 
     python benchmarks/bench_quantum_train.py                          # CPU: 10, 13, 16 qubits
     python benchmarks/bench_quantum_train.py --memory --qubits 20     # peak memory of one step
     python benchmarks/bench_quantum_train.py --memory --qnn-only --qubits 20   # its QNN part
     python benchmarks/bench_quantum_train.py --qubits 20 24 26 --profiles auto jax default.qubit
+    python benchmarks/bench_quantum_train.py --qubits 24 26 --profiles auto --precision float32
 """
 
 from __future__ import annotations
@@ -108,25 +111,35 @@ def qnn_gradient(profile: str, n_qubits: int, depth: int):
     return jax.jit(jax.grad(lambda a: jnp.sum(w * probs(a)))), angles, None
 
 
+def _gpu_bytes(key: str) -> int:
+    return jax.devices()[0].memory_stats()[key]
+
+
 def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False) -> dict:
-    """Peak resident memory of one QT step (or of its QNN gradient alone) beyond the process
-    before it (this process)."""
+    """Peak memory of one QT step (or of its QNN gradient alone) beyond what the process held
+    before it: resident memory on CPU, the allocator's bytes on a GPU (its peak since the process
+    started, so an upper bound: compilation's scratch counts too)."""
     build = qnn_gradient if qnn_only else make_step
     step, state, _ = build(profile, n_qubits, depth)
     step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current RSS
-    before = _rss("VmRSS")
+    on_gpu = jax.default_backend() != "cpu"
+    if on_gpu:
+        before = _gpu_bytes("bytes_in_use")
+    else:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+        before = _rss("VmRSS")
     t0 = time.perf_counter()
     jax.block_until_ready(step(state))
     seconds = time.perf_counter() - t0
-    peak = _rss("VmHWM") - before
-    state_bytes = 16 * 2**n_qubits
+    peak = (_gpu_bytes("peak_bytes_in_use") if on_gpu else _rss("VmHWM")) - before
+    state_bytes = 2**n_qubits * jnp.dtype(jnp.result_type(float, jnp.complex64)).itemsize
     return {
         "profile": profile,
         "n_qubits": n_qubits,
         "depth": depth,
         "part": "QNN gradient" if qnn_only else "QT step",
+        "memory": "GPU allocator" if on_gpu else "resident (CPU)",
         "step_s": seconds,
         "peak_beyond_baseline_bytes": peak,
         "peak_in_states": peak / state_bytes,
@@ -148,21 +161,28 @@ def main(argv=None) -> int:
     cli.add_argument("--depth", type=int, default=10)
     cli.add_argument("--repeats", type=int, default=5)
     cli.add_argument("--memory", action="store_true", help="peak memory per route instead")
-    cli.add_argument("--qnn-only", action="store_true", help="memory of the QNN gradient alone")
+    cli.add_argument("--qnn-only", action="store_true", help="the QNN gradient alone")
+    cli.add_argument(
+        "--precision",
+        choices=["float64", "float32"],
+        default="float64",
+        help="angles and weights (complex128 or complex64 states)",
+    )
     cli.add_argument("--json", help="also write the rows to this file")
     args = cli.parse_args(argv)
-    jax.config.update("jax_enable_x64", True)
+    x64 = args.precision == "float64"
+    jax.config.update("jax_enable_x64", x64)
     names = [p for p in args.profiles if available(p)]
     for skipped in set(args.profiles) - set(names):
         print(f"skip {skipped}: not available here", file=sys.stderr)
-    print(f"machine: {machine()}, depth L = {args.depth}")
+    print(f"machine: {machine()}, depth L = {args.depth}, {args.precision}")
     rows = []
     if args.memory:
         for n in args.qubits:
             for name in names:
                 code = (
                     "import json, sys, jax; sys.path.insert(0, 'benchmarks');"
-                    "jax.config.update('jax_enable_x64', True);"
+                    f"jax.config.update('jax_enable_x64', {x64});"
                     "from bench_quantum_train import peak_memory;"
                     f"print(json.dumps(peak_memory({name!r}, {n}, {args.depth}, {args.qnn_only})))"
                 )
@@ -186,7 +206,7 @@ def main(argv=None) -> int:
         for n in args.qubits:
             steps = {}
             for name in names:
-                step, state, _ = make_step(name, n, args.depth)
+                step, state, _ = (qnn_gradient if args.qnn_only else make_step)(name, n, args.depth)
                 steps[name] = (step, state)
             first, times = interleaved(steps, args.repeats)
             ref = statistics.median(times[base])
@@ -198,6 +218,7 @@ def main(argv=None) -> int:
                         "profile": name if name != "auto" else f"auto ({picked})",
                         "n_qubits": n,
                         "depth": args.depth,
+                        "part": "QNN gradient" if args.qnn_only else "QT step",
                         "step_s": median,
                         "first_call_s": first[name],
                         "ratio": median / ref,
@@ -211,7 +232,13 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"machine": machine(), "command": sys.argv, "depth": args.depth, "rows": rows},
+                {
+                    "machine": machine(),
+                    "command": sys.argv,
+                    "depth": args.depth,
+                    "precision": args.precision,
+                    "rows": rows,
+                },
                 f,
                 indent=2,
             )

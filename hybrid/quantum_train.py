@@ -63,8 +63,12 @@ def _float():
     return jnp.result_type(float)
 
 
-# Rows of the mapping model evaluated (and, in the backward pass, recomputed) at a time.
+# The mapping model runs in chunks of at least MAPPING_ROWS rows and at most MAPPING_CHUNKS of them
+# (``QuantumTrain.mapped``): a fixed number of chunks keeps one chunk's activations a fixed
+# fraction of the state as n grows, and keeps the loop short (each chunk is a round of kernel
+# launches on a GPU).
 MAPPING_ROWS = 2**14
+MAPPING_CHUNKS = 64
 
 
 def bits_of(index, n_qubits: int, xp=np):
@@ -151,13 +155,13 @@ class QuantumTrain(Classical):
         return w - jnp.mean(w)
 
     def mapped(self, mapping: list, x: jax.Array) -> jax.Array:
-        """The mapping model on the rows (bits of i, x_i), i < len(x), MAPPING_ROWS at a time.
+        """The mapping model on the rows (bits of i, x_i), i < len(x), a chunk of rows at a time.
 
         Each chunk makes its bits from i and is recomputed in the backward pass (``jax.checkpoint``
         under ``lax.map``), so memory holds one chunk's activations, not a (M, n + 1) input and
         its hidden layers: at 20 qubits those were 3 times the QNN's own memory."""
         m = x.shape[0]
-        chunk = min(m, MAPPING_ROWS)
+        chunk = min(m, max(MAPPING_ROWS, -(-m // MAPPING_CHUNKS)))
 
         def rows(start, xs):
             bits = bits_of(start + jnp.arange(chunk), self.n_qubits, jnp).astype(xs.dtype)

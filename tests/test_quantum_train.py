@@ -42,10 +42,15 @@ def test_weights_are_generated_from_the_qnn_probabilities():
     assert float(jnp.linalg.norm(grads["angles"])) > 0
 
 
-@pytest.mark.parametrize("activation", [None, "tanh"])
-def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(monkeypatch, activation):
-    """``mapped`` with chunks of 7 rows (the last one padded) against the mapping model applied
-    to the whole (bits, x) matrix at once, the bits from ``basis_bits``: values and gradients."""
+@pytest.mark.parametrize(
+    ("activation", "rows", "chunks"), [(None, 7, 64), ("tanh", 7, 64), (None, 1, 4)]
+)
+def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(
+    monkeypatch, activation, rows, chunks
+):
+    """``mapped`` in chunks (of 7 rows, or 4 chunks; the last one padded) against the mapping
+    model applied to the whole (bits, x) matrix at once, the bits from ``basis_bits``: values and
+    gradients."""
     model = QuantumTrain(
         tuple(architecture.mlp([6], 3)), (4,), depth=1, mapping_activation=activation
     )
@@ -61,8 +66,10 @@ def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(monkeypatch, a
         return lambda mapping, x: jnp.sum(jnp.sin(f(mapping, x)))
 
     expected, expected_grads = whole(params["mapping"], x), jax.grad(loss(whole), (0, 1))
-    monkeypatch.setattr(quantum_train, "MAPPING_ROWS", 7)
-    assert model.n_weights % 7 and model.n_weights > 14  # several chunks, the last one short
+    monkeypatch.setattr(quantum_train, "MAPPING_ROWS", rows)
+    monkeypatch.setattr(quantum_train, "MAPPING_CHUNKS", chunks)
+    chunk = max(rows, -(-model.n_weights // chunks))
+    assert model.n_weights % chunk and model.n_weights > 2 * chunk  # the last chunk is short
     np.testing.assert_allclose(model.mapped(params["mapping"], x), expected, rtol=1e-12)
     got = jax.grad(loss(model.mapped), (0, 1))(params["mapping"], x)
     want = jax.tree.leaves(expected_grads(params["mapping"], x))
