@@ -133,7 +133,8 @@ def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False)
     jax.block_until_ready(step(state))
     seconds = time.perf_counter() - t0
     peak = (_gpu_bytes("peak_bytes_in_use") if on_gpu else _rss("VmHWM")) - before
-    state_bytes = 2**n_qubits * jnp.dtype(jnp.result_type(float, jnp.complex64)).itemsize
+    # the state's dtype follows the default float (a Python float would be weakly typed: c64)
+    state_bytes = 2**n_qubits * jnp.result_type(jnp.zeros(()), jnp.complex64).itemsize
     return {
         "profile": profile,
         "n_qubits": n_qubits,

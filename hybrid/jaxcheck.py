@@ -23,19 +23,35 @@ def _version(text: str) -> tuple[int, int]:
     return (int(found[1]), int(found[2])) if found else (0, 0)
 
 
+def _has(jax_module: ModuleType, name: str) -> bool:
+    with warnings.catch_warnings():  # jax 0.10 warns that the names are deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return hasattr(jax_module.core, name)
+
+
 def problem(jax_module: ModuleType) -> str | None:
     """Why this JAX cannot run the library (one line), or None when it can."""
     version = jax_module.__version__
-    with warnings.catch_warnings():  # jax 0.10 warns that the name is deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        has_is_concrete = hasattr(jax_module.core, "is_concrete")
     if _version(version) < (0, 10):
         why = "older than the APIs hybrid uses"
-    elif not has_is_concrete:
+    elif not _has(jax_module, "is_concrete"):
         why = "pennylane 0.45 calls jax.core.is_concrete, which JAX 0.11 removed"
     else:
         return None
     return f"hybrid: jax {version} is unsupported ({why}); pip install 'jax{SUPPORTED}'"
+
+
+def qnode_problem(jax_module: ModuleType = jax) -> str | None:
+    """Why PennyLane's JAX interface cannot run a QNode on host parameters (parameter-shift,
+    shots) with this JAX, or None. pennylane 0.45 also imports ``jax.core.concrete_or_error``
+    there, which JAX 0.11 removed too and the GPU image's workaround does not restore: on an H200
+    every other route ran, these failed with an ImportError deep in PennyLane."""
+    if _has(jax_module, "concrete_or_error"):
+        return None
+    return (
+        f"hybrid: jax {jax_module.__version__} lacks jax.core.concrete_or_error, which pennylane "
+        f"0.45 calls for parameter-shift and shot routes; pip install 'jax{SUPPORTED}'"
+    )
 
 
 def require(jax_module: ModuleType = jax) -> None:

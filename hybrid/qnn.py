@@ -33,7 +33,7 @@ import pennylane as qml
 import scipy.sparse as sp
 
 from hybrid import ansatz as ansatze
-from hybrid import devices, jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+from hybrid import devices, jaxcheck
 from hybrid.ansatz import Ansatz
 from hybrid.devices import Profile
 
@@ -294,6 +294,8 @@ def _reversible(n_qubits: int, ansatz: Ansatz) -> ProbsFn:
 
 
 def _qnode(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
+    if problem := jaxcheck.qnode_problem():
+        raise RuntimeError(problem)
     wires = list(range(n_qubits))
     qnode = qml.QNode(
         lambda angles: (ansatz.circuit(angles, wires), qml.probs(wires=wires))[-1],

@@ -57,6 +57,24 @@ def test_a_too_new_jax_with_the_name_restored_passes(monkeypatch):
     assert "older" in jaxcheck.problem(_Fake("0.4.30"))
 
 
+def test_routes_through_pennylanes_jax_interface_refuse_a_jax_without_concrete_or_error(
+    monkeypatch,
+):
+    """The H200 image with is_concrete restored still lacks concrete_or_error: the parameter-shift
+    route says so in one line instead of failing deep inside PennyLane; the others still build."""
+    from hybrid import qnn
+
+    monkeypatch.setattr(jax, "__version__", "0.11.2")
+    monkeypatch.setattr(jax.core, "__getattr__", _removed)
+    monkeypatch.setattr(jax.core, "is_concrete", lambda x: True, raising=False)
+    assert jaxcheck.problem(jax) is None
+    with pytest.raises(RuntimeError) as caught:
+        qnn.probabilities(2, 1, "lightning.qubit-ps")
+    message = str(caught.value)
+    assert "\n" not in message and "concrete_or_error" in message and "<0.11" in message
+    assert qnn.probabilities(2, 1, "jax") is not None
+
+
 class _Fake:
     def __init__(self, version):
         self.__version__, self.core = version, object()

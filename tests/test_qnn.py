@@ -68,16 +68,21 @@ def test_every_route_runs_gates_of_several_angles_and_controls(profile):
     assert jnp.linalg.norm(grad - reference) / jnp.linalg.norm(reference) < 1e-6
 
 
-def _temp_bytes(profile, depth, n=3):
+def _temp_bytes(profile, depth, n=8):
     probs = qnn.probabilities(n, depth, profile)
     grad = jax.jit(jax.grad(lambda a: jnp.sum(probs(a) * jnp.arange(2**n))))
     return grad.lower(jnp.zeros((depth, n))).compile().memory_analysis().temp_size_in_bytes
 
 
 def test_reversible_gradient_memory_does_not_grow_with_depth():
-    """XLA's own buffer plan: backprop keeps every block's state, the reversible route a few."""
-    assert _temp_bytes("jax", 12) == _temp_bytes("jax", 2)
-    assert _temp_bytes("default.qubit", 12) > 2 * _temp_bytes("default.qubit", 2)
+    """XLA's own buffer plan at 8 qubits, 2 blocks against 12: backprop keeps every block's
+    state, the reversible route a few whatever the depth. The reversible route may grow by less
+    than one state, not by nothing: a plan may hold the per-block gradients (depth x n numbers) as
+    temporaries. (The earlier form, equal plans at 3 qubits where a state is 128 bytes, failed on
+    an H200; which of its two lines was not recorded.)"""
+    state = 16 * 2**8  # one complex128 state
+    assert _temp_bytes("jax", 12) - _temp_bytes("jax", 2) < state
+    assert _temp_bytes("default.qubit", 12) - _temp_bytes("default.qubit", 2) > 10 * state
 
 
 @pytest.mark.parametrize(
