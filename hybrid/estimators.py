@@ -322,20 +322,23 @@ def _tail_median(b, tm, m, s2m, lo, hi, upper):
     return jax.lax.while_loop(lambda b: jnp.any(b[1] - b[0] > 1), body, (lo, hi))[1]
 
 
-def _resolve_tails(idx, need, b, tm, m, upper, window: int):
-    """Replace ``idx`` where ``need`` by the exact tail index, TAIL_CHUNK pairs per pass: the
-    cost follows the number of tail draws (rare for Q >= 9), not the number of pairs. The
-    bisection bounds are recomputed from (tm, M) for the chunk only, so that the common case
-    (no tail) carries few arrays across the loop."""
+def _resolve_tails(idx, b, tm, m, window: int):
+    """Replace ``idx`` where it marks a tail (start - 1 or end + 1) by the exact tail index,
+    TAIL_CHUNK pairs per pass: the cost follows the number of tail draws (rare for Q >= 9), not
+    the number of pairs. The bisection bounds are recomputed from (tm, M) for the chunk only, so
+    that the common case (no tail) carries few arrays across the loop."""
     n = idx.shape[0]
     k = min(n, TAIL_CHUNK)
+    start, end, _ = _window_bounds(tm, m, window)
+    need = (idx < start) | (idx > end)
 
     def body(carry):
         idx, need = carry
         sel = jnp.nonzero(need, size=k, fill_value=n)[0]
         at = jnp.minimum(sel, n - 1)
-        b_, tm_, m_, up = b[at], tm[at], m[at], upper[at]
+        b_, tm_, m_, i_ = b[at], tm[at], m[at], idx[at]
         start, end, half = _window_bounds(tm_, m_, window)
+        up = i_ > end
         s2m = _sin2_pi(tm_) / m_**2
         lo = jnp.where(up, end, -1.0)
         hi = jnp.where(up, half, start - 1)
@@ -386,29 +389,31 @@ def ae_median(key, a, m, q: int, window: int = 2):
     shape = a.shape
     a, m = a.reshape(-1), m.reshape(-1)
     tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
-    width = 2 * window
     start, end, half = _window_bounds(tm, m, window)
-    i = start + jnp.arange(width, dtype=a.dtype)[:, None]  # (width, pairs): window first
     # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
     # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
     s2m = _sin2_pi(tm) / m**2
-    mirror = (i > 0) & (2 * i != m)  # y = i and y = M - i are distinct outcomes
-    w = _fejer_weight(s2m, jnp.pi * (tm - i) / m)
-    w = w + jnp.where(mirror, _fejer_weight(s2m, jnp.pi * (tm + i) / m), 0.0)
-    w = jnp.where(i <= half, w, 0.0)
-    # The running sums by one small matrix product: XLA's CPU cumsum and chains of elementwise
-    # columns were both several times slower here (they recompute the sines per column).
-    cdf = jnp.tensordot(jnp.tril(jnp.ones((width, width), a.dtype)), w, axes=1)
     has_below = start > 0
     lo_i = jnp.where(has_below, start - 1, 0.0)
-    below = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
+    cdf = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
     b = median_quantile(jax.random.uniform(key, a.shape, dtype=a.dtype), q)
-    idx = jnp.sum(below + cdf < b, axis=0)
-    i_star = start + jnp.minimum(idx, jnp.minimum(half - start, width - 1))
-    low_tail = has_below & (below >= b)
-    high_tail = (end < half) & (idx == width)
+    # The CDF at start - 1, ..., end, one (pairs,) column at a time, counted against B: then
+    # i* = start - 1 + count. No (window, pairs) tensor, whose sum XLA fused with every term
+    # recomputed per column.
+    count = (cdf < b).astype(a.dtype)
+    h = jnp.pi / m
+    for k in range(2 * window):
+        i = start + k
+        w = _fejer_weight(s2m, (tm - i) * h)
+        mirror = (i > 0) & (2 * i != m)  # y = i and y = M - i are distinct outcomes
+        w = w + jnp.where(mirror, _fejer_weight(s2m, (tm + i) * h), 0.0)
+        cdf = cdf + jnp.where(i <= half, w, 0.0)
+        count = count + (cdf < b)
+    # One array out of the window pass (XLA would recompute the pass for each consumer);
+    # start - 1 and end + 1 mark medians in the lower and upper tail.
+    i_star = jax.lax.optimization_barrier(jnp.minimum(start - 1 + count, half))
     if a.size:
-        i_star = _resolve_tails(i_star, low_tail | high_tail, b, tm, m, high_tail, window)
+        i_star = _resolve_tails(i_star, b, tm, m, window)
     return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
 
 
