@@ -30,6 +30,7 @@ configuration is a frozen dataclass, hashable, so it can be a static argument.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -140,6 +141,42 @@ def from_amplitude(a, nx2, ny2):
     return (nx2 + ny2) * (1 - 2 * a) / 2
 
 
+def _horner(z, coefs):
+    """sum_k coefs[k] z^k."""
+    acc = coefs[-1]
+    for c in reversed(coefs[:-1]):
+        acc = acc * z + c
+    return acc
+
+
+@functools.cache
+def _series(name: str, eps: float) -> tuple[float, ...]:
+    """Taylor coefficients in x^2 of asin(x)/x on x^2 <= 1/4 or sin(x)/x on x^2 <= (pi/2)^2,
+    through the first term below eps/4 there (the later terms shrink by 1/4 or more each, so
+    their sum is below eps/4 too): the dtype's precision from multiply-adds alone."""
+    coef, r = {
+        "asin": (lambda k: math.comb(2 * k, k) / (4**k * (2 * k + 1)), 0.25),
+        "sin": (lambda k: (-1) ** k / math.factorial(2 * k + 1), (math.pi / 2) ** 2),
+    }[name]
+    n = next(k for k in itertools.count() if abs(coef(k)) * r**k < eps / 4)
+    return tuple(coef(k) for k in range(n + 1))
+
+
+def _sin(x):
+    """sin x for |x| <= pi/2 by its series: XLA's CPU code calls a scalar sine per element."""
+    return x * _horner(x * x, _series("sin", float(jnp.finfo(x.dtype).eps)))
+
+
+def _asin_sqrt(a):
+    """asin(sqrt(a)) for a in [0, 1]: the series at x^2 = a <= 1/4, above through asin(x) =
+    pi/2 - 2 asin(sqrt((1 - x)/2)). jnp.arcsin is an atan2, a scalar call per element on CPU
+    and once the sampler's costliest op."""
+    high = a > 0.25
+    z = jnp.where(high, (1 - a) / (2 * (1 + jnp.sqrt(a))), a)  # (1 - sqrt(a))/2, no cancellation
+    s = jnp.sqrt(z) * _horner(z, _series("asin", float(jnp.finfo(z.dtype).eps)))
+    return jnp.where(high, jnp.pi / 2 - 2 * s, s)
+
+
 def _trigamma(x):
     """psi_1(x) = sum_{n >= 0} 1/(x + n)^2: two terms, then the asymptotic series to x^-11 at
     x + 2 (relative error below 2e-8 for x >= 2, the only arguments it gets). Finite sums of
@@ -172,11 +209,7 @@ _COT_GAP = (
 
 def _cot_gap(y):
     """1/y - cot y on [0, pi/2] by its power series (error < 3e-8)."""
-    y2 = y * y
-    acc = _COT_GAP[-1]
-    for c in reversed(_COT_GAP[:-1]):
-        acc = acc * y2 + c
-    return y * acc
+    return y * _horner(y * y, _COT_GAP)
 
 
 def _smooth_integral(x):
@@ -289,10 +322,7 @@ _CSC2_SMOOTH = (
 
 def _csc2_smooth(w2):
     """csc^2 w - 1/w^2 for w^2 = ``w2`` in [0, (pi/2)^2] (error < 2e-9)."""
-    acc = _CSC2_SMOOTH[-1]
-    for c in reversed(_CSC2_SMOOTH[:-1]):
-        acc = acc * w2 + c
-    return acc
+    return _horner(w2, _CSC2_SMOOTH)
 
 
 def _fejer_weight(num, z):
@@ -387,7 +417,7 @@ def _sin2_pi(tm):
     so sin(pi * tm) loses the small fraction that the window's Fejer numerator needs while the
     denominators use tm - i exactly: within 1e-3 of an integer tm the likeliest outcome's weight
     came out 0.40 to 1.54 instead of 1 (cases checked), and draws went to the tail."""
-    return jnp.sin(jnp.pi * (tm - jnp.round(tm))) ** 2
+    return _sin(jnp.pi * (tm - jnp.round(tm))) ** 2
 
 
 def _window_bounds(tm, m, window: int):
@@ -420,7 +450,7 @@ def ae_median(key, a, m, q: int, window: int = 2):
     a, m = jnp.broadcast_arrays(jnp.asarray(a, dtype), jnp.asarray(m, dtype))
     shape = a.shape
     a, m = a.reshape(-1), m.reshape(-1)
-    tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
+    tm = _asin_sqrt(a) / jnp.pi * m  # theta M, in [0, M/2]
     start, end, half = _window_bounds(tm, m, window)
     # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
     # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
@@ -446,7 +476,7 @@ def ae_median(key, a, m, q: int, window: int = 2):
     i_star = jax.lax.optimization_barrier(jnp.minimum(start - 1 + count, half))
     if a.size:
         i_star = _resolve_tails(i_star, b, tm, m, window)
-    return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
+    return (_sin(jnp.pi * i_star / m) ** 2).reshape(shape)
 
 
 def ae_samples(key, a, m, n: int, window: int = 32):

@@ -295,6 +295,24 @@ def test_window_fejer_weight_polynomial_is_within_its_stated_error():
     assert np.allclose(np.asarray(limit), 1.0)
 
 
+def test_sampler_sine_and_arcsine_series_reach_their_dtype_precision():
+    """The series that replace jnp.sin and jnp.arcsin (scalar calls per element on CPU): in
+    float64 within 1e-15 of asin(sqrt(a)) (an accurate atan2 reference) and of sin on
+    [-pi/2, pi/2]; in float32 within 3e-7 of the float64 values at the same inputs."""
+    a = np.linspace(0.0, 1.0, 200001)
+    reference = np.arctan2(np.sqrt(a), np.sqrt(1 - a))
+    assert np.max(np.abs(np.asarray(E._asin_sqrt(jnp.asarray(a))) - reference)) < 1e-15
+    a32 = a.astype(np.float32)
+    got = np.asarray(E._asin_sqrt(jnp.asarray(a32)), dtype=float)
+    a64 = a32.astype(float)
+    assert np.max(np.abs(got - np.arctan2(np.sqrt(a64), np.sqrt(1 - a64)))) < 3e-7
+    x = np.linspace(-np.pi / 2, np.pi / 2, 200001)
+    assert np.max(np.abs(np.asarray(E._sin(jnp.asarray(x))) - np.sin(x))) < 1e-15
+    x32 = x.astype(np.float32)
+    got = np.asarray(E._sin(jnp.asarray(x32)), dtype=float)
+    assert np.max(np.abs(got - np.sin(x32.astype(float)))) < 3e-7
+
+
 def test_sampler_threefry_is_jax_threefry_and_its_uniforms_are_uniform():
     """The sampler's unrolled Threefry-2x32 is bit for bit jax's on the same key and counters;
     its uniforms lie in [0, 1) in the requested dtype (odd counts included) and pass a
