@@ -141,7 +141,7 @@ def from_amplitude(a, nx2, ny2):
     return (nx2 + ny2) * (1 - 2 * a) / 2
 
 
-def _horner(z, coefs):
+def _horner(z, coefs: tuple[float, ...]):
     """sum_k coefs[k] z^k."""
     acc = coefs[-1]
     for c in reversed(coefs[:-1]):
@@ -152,8 +152,8 @@ def _horner(z, coefs):
 @functools.cache
 def _series(name: str, eps: float) -> tuple[float, ...]:
     """Taylor coefficients in x^2 of asin(x)/x on x^2 <= 1/4 or sin(x)/x on x^2 <= (pi/2)^2,
-    through the first term below eps/4 there (the later terms shrink by 1/4 or more each, so
-    their sum is below eps/4 too): the dtype's precision from multiply-adds alone."""
+    through the first term below eps/4 there (each later term is at most a quarter of the one
+    before, so they sum to less than eps/12): the dtype's precision from multiply-adds alone."""
     coef, r = {
         "asin": (lambda k: math.comb(2 * k, k) / (4**k * (2 * k + 1)), 0.25),
         "sin": (lambda k: (-1) ** k / math.factorial(2 * k + 1), (math.pi / 2) ** 2),
