@@ -30,6 +30,7 @@ configuration is a frozen dataclass, hashable, so it can be a static argument.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -140,6 +141,42 @@ def from_amplitude(a, nx2, ny2):
     return (nx2 + ny2) * (1 - 2 * a) / 2
 
 
+def _horner(z, coefs: tuple[float, ...]):
+    """sum_k coefs[k] z^k."""
+    acc = coefs[-1]
+    for c in reversed(coefs[:-1]):
+        acc = acc * z + c
+    return acc
+
+
+@functools.cache
+def _series(name: str, eps: float) -> tuple[float, ...]:
+    """Taylor coefficients in x^2 of asin(x)/x on x^2 <= 1/4 or sin(x)/x on x^2 <= (pi/2)^2,
+    through the first term below eps/4 there (each later term is at most a quarter of the one
+    before, so they sum to less than eps/12): the dtype's precision from multiply-adds alone."""
+    coef, r = {
+        "asin": (lambda k: math.comb(2 * k, k) / (4**k * (2 * k + 1)), 0.25),
+        "sin": (lambda k: (-1) ** k / math.factorial(2 * k + 1), (math.pi / 2) ** 2),
+    }[name]
+    n = next(k for k in itertools.count() if abs(coef(k)) * r**k < eps / 4)
+    return tuple(coef(k) for k in range(n + 1))
+
+
+def _sin(x):
+    """sin x for |x| <= pi/2 by its series: XLA's CPU code calls a scalar sine per element."""
+    return x * _horner(x * x, _series("sin", float(jnp.finfo(x.dtype).eps)))
+
+
+def _asin_sqrt(a):
+    """asin(sqrt(a)) for a in [0, 1]: the series at x^2 = a <= 1/4, above through asin(x) =
+    pi/2 - 2 asin(sqrt((1 - x)/2)). jnp.arcsin is an atan2, a scalar call per element on CPU
+    and once the sampler's costliest op."""
+    high = a > 0.25
+    z = jnp.where(high, (1 - a) / (2 * (1 + jnp.sqrt(a))), a)  # (1 - sqrt(a))/2, no cancellation
+    s = jnp.sqrt(z) * _horner(z, _series("asin", float(jnp.finfo(z.dtype).eps)))
+    return jnp.where(high, jnp.pi / 2 - 2 * s, s)
+
+
 def _trigamma(x):
     """psi_1(x) = sum_{n >= 0} 1/(x + n)^2: two terms, then the asymptotic series to x^-11 at
     x + 2 (relative error below 2e-8 for x >= 2, the only arguments it gets). Finite sums of
@@ -172,11 +209,7 @@ _COT_GAP = (
 
 def _cot_gap(y):
     """1/y - cot y on [0, pi/2] by its power series (error < 3e-8)."""
-    y2 = y * y
-    acc = _COT_GAP[-1]
-    for c in reversed(_COT_GAP[:-1]):
-        acc = acc * y2 + c
-    return y * acc
+    return y * _horner(y * y, _COT_GAP)
 
 
 def _smooth_integral(x):
@@ -289,10 +322,7 @@ _CSC2_SMOOTH = (
 
 def _csc2_smooth(w2):
     """csc^2 w - 1/w^2 for w^2 = ``w2`` in [0, (pi/2)^2] (error < 2e-9)."""
-    acc = _CSC2_SMOOTH[-1]
-    for c in reversed(_CSC2_SMOOTH[:-1]):
-        acc = acc * w2 + c
-    return acc
+    return _horner(w2, _CSC2_SMOOTH)
 
 
 def _fejer_weight(num, z):
@@ -322,20 +352,23 @@ def _tail_median(b, tm, m, s2m, lo, hi, upper):
     return jax.lax.while_loop(lambda b: jnp.any(b[1] - b[0] > 1), body, (lo, hi))[1]
 
 
-def _resolve_tails(idx, need, b, tm, m, upper, window: int):
-    """Replace ``idx`` where ``need`` by the exact tail index, TAIL_CHUNK pairs per pass: the
-    cost follows the number of tail draws (rare for Q >= 9), not the number of pairs. The
-    bisection bounds are recomputed from (tm, M) for the chunk only, so that the common case
-    (no tail) carries few arrays across the loop."""
+def _resolve_tails(idx, b, tm, m, window: int):
+    """Replace ``idx`` where it marks a tail (start - 1 or end + 1) by the exact tail index,
+    TAIL_CHUNK pairs per pass: the cost follows the number of tail draws (rare for Q >= 9), not
+    the number of pairs. The bisection bounds are recomputed from (tm, M) for the chunk only, so
+    that the common case (no tail) carries few arrays across the loop."""
     n = idx.shape[0]
     k = min(n, TAIL_CHUNK)
+    start, end, _ = _window_bounds(tm, m, window)
+    need = (idx < start) | (idx > end)
 
     def body(carry):
         idx, need = carry
         sel = jnp.nonzero(need, size=k, fill_value=n)[0]
         at = jnp.minimum(sel, n - 1)
-        b_, tm_, m_, up = b[at], tm[at], m[at], upper[at]
+        b_, tm_, m_, i_ = b[at], tm[at], m[at], idx[at]
         start, end, half = _window_bounds(tm_, m_, window)
+        up = i_ > end
         s2m = _sin2_pi(tm_) / m_**2
         lo = jnp.where(up, end, -1.0)
         hi = jnp.where(up, half, start - 1)
@@ -345,6 +378,38 @@ def _resolve_tails(idx, need, b, tm, m, upper, window: int):
     return jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (idx, need))[0]
 
 
+# Threefry-2x32's rotations, its rounds being applied in groups of four (Salmon et al. 2011).
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _threefry2x32(k0, k1, x0, x1):
+    """The Threefry-2x32 block function (20 rounds) of key (k0, k1) on counters (x0, x1),
+    unrolled: jax.random's CPU lowering runs it as a loop with rotations read from an array,
+    about 4x slower on the sampler's uniforms than these constant shifts."""
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for j in range(5):
+        for r in _THREEFRY_ROTATIONS[j % 2]:
+            x0 = x0 + x1
+            x1 = ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))) ^ x0
+        x0 = x0 + ks[(j + 1) % 3]
+        x1 = x1 + ks[(j + 2) % 3] + np.uint32(j + 1)
+    return x0, x1
+
+
+def _uniform(key, n: int, dtype):
+    """n uniforms in [0, 1) of ``dtype`` (float32: 24 random bits, float64: 52), two 32-bit
+    words per Threefry block under a key drawn from ``key``."""
+    words = n if jnp.finfo(dtype).bits <= 32 else 2 * n
+    k0, k1 = jax.random.bits(key, (2,), jnp.uint32)
+    count = jnp.arange((words + 1) // 2, dtype=jnp.uint32)
+    bits = jnp.concatenate(_threefry2x32(k0, k1, count, jnp.zeros_like(count)))
+    if words == n:
+        return (bits[:n] >> 8).astype(dtype) * 2.0**-24
+    high, low = (bits[:n] >> 6).astype(dtype), (bits[n:] >> 6).astype(dtype)
+    return (high * 2.0**26 + low) * 2.0**-52
+
+
 def _sin2_pi(tm):
     """sin^2(pi tm) from tm's distance to the nearest integer (sin^2 has period 1).
 
@@ -352,7 +417,7 @@ def _sin2_pi(tm):
     so sin(pi * tm) loses the small fraction that the window's Fejer numerator needs while the
     denominators use tm - i exactly: within 1e-3 of an integer tm the likeliest outcome's weight
     came out 0.40 to 1.54 instead of 1 (cases checked), and draws went to the tail."""
-    return jnp.sin(jnp.pi * (tm - jnp.round(tm))) ** 2
+    return _sin(jnp.pi * (tm - jnp.round(tm))) ** 2
 
 
 def _window_bounds(tm, m, window: int):
@@ -385,31 +450,33 @@ def ae_median(key, a, m, q: int, window: int = 2):
     a, m = jnp.broadcast_arrays(jnp.asarray(a, dtype), jnp.asarray(m, dtype))
     shape = a.shape
     a, m = a.reshape(-1), m.reshape(-1)
-    tm = jnp.arcsin(jnp.sqrt(a)) / jnp.pi * m  # theta M, in [0, M/2]
-    width = 2 * window
+    tm = _asin_sqrt(a) / jnp.pi * m  # theta M, in [0, M/2]
     start, end, half = _window_bounds(tm, m, window)
-    i = start + jnp.arange(width, dtype=a.dtype)[:, None]  # (width, pairs): window first
     # Fejer weights sin^2(pi d) / (M sin(pi d / M))^2 at d = theta M -+ i: the numerator is
     # sin^2(pi theta M) for every integer i, so only the denominators vary across the window.
     s2m = _sin2_pi(tm) / m**2
-    mirror = (i > 0) & (2 * i != m)  # y = i and y = M - i are distinct outcomes
-    w = _fejer_weight(s2m, jnp.pi * (tm - i) / m)
-    w = w + jnp.where(mirror, _fejer_weight(s2m, jnp.pi * (tm + i) / m), 0.0)
-    w = jnp.where(i <= half, w, 0.0)
-    # The running sums by one small matrix product: XLA's CPU cumsum and chains of elementwise
-    # columns were both several times slower here (they recompute the sines per column).
-    cdf = jnp.tensordot(jnp.tril(jnp.ones((width, width), a.dtype)), w, axes=1)
     has_below = start > 0
     lo_i = jnp.where(has_below, start - 1, 0.0)
-    below = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
-    b = median_quantile(jax.random.uniform(key, a.shape, dtype=a.dtype), q)
-    idx = jnp.sum(below + cdf < b, axis=0)
-    i_star = start + jnp.minimum(idx, jnp.minimum(half - start, width - 1))
-    low_tail = has_below & (below >= b)
-    high_tail = (end < half) & (idx == width)
+    cdf = jnp.where(has_below, _folded_cdf(lo_i, tm, m, s2m, False), 0.0)
+    b = median_quantile(_uniform(key, a.shape[0], a.dtype), q)
+    # The CDF at start - 1, ..., end, one (pairs,) column at a time, counted against B: then
+    # i* = start - 1 + count. No (window, pairs) tensor, whose sum XLA fused with every term
+    # recomputed per column.
+    count = (cdf < b).astype(a.dtype)
+    h = jnp.pi / m
+    for k in range(2 * window):
+        i = start + k
+        w = _fejer_weight(s2m, (tm - i) * h)
+        mirror = (i > 0) & (2 * i != m)  # y = i and y = M - i are distinct outcomes
+        w = w + jnp.where(mirror, _fejer_weight(s2m, (tm + i) * h), 0.0)
+        cdf = cdf + jnp.where(i <= half, w, 0.0)
+        count = count + (cdf < b)
+    # One array out of the window pass (XLA would recompute the pass for each consumer);
+    # start - 1 and end + 1 mark medians in the lower and upper tail.
+    i_star = jax.lax.optimization_barrier(jnp.minimum(start - 1 + count, half))
     if a.size:
-        i_star = _resolve_tails(i_star, low_tail | high_tail, b, tm, m, high_tail, window)
-    return (jnp.sin(jnp.pi * i_star / m) ** 2).reshape(shape)
+        i_star = _resolve_tails(i_star, b, tm, m, window)
+    return (_sin(jnp.pi * i_star / m) ** 2).reshape(shape)
 
 
 def ae_samples(key, a, m, n: int, window: int = 32):
