@@ -3,9 +3,10 @@
 Peers (each optional, skipped with a note when not installed): a plain jit-compiled PennyLane
 default.qubit QNode of the whole circuit (what a PennyLane user writes first), tensorcircuit-ng on
 its JAX backend (contracted in gate order), and TorchQuantum, whose step is not written: its
-current release pins qiskit<1.0, so it cannot be installed beside this project. The JAX peers plug their probabilities into the very same
-QuantumTrain step (``probs_fn``), so only the QNN differs. Before timing, every route's
-probabilities at n = 8 (ry-cnot, L = --depth) are checked equal to default.qubit's to 1e-6.
+current release pins qiskit<1.0, so it cannot be installed beside this project. The JAX peers
+plug their probabilities into the very same QuantumTrain step (``probs_fn``), so only the QNN
+differs. Before timing, every route's probabilities at n = 8 (ry-cnot, L = --depth) are checked
+equal to default.qubit's to 1e-6.
 ``--memory-qubits`` adds the peak memory of one step per route, each in a fresh process.
 
     python benchmarks/bench_peers.py --qubits 10 13 16 --memory-qubits 16

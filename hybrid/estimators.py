@@ -472,8 +472,9 @@ def ae_median(key, a, m, q: int, window: int = 2):
         cdf = cdf + jnp.where(i <= half, w, 0.0)
         count = count + (cdf < b)
     # One array out of the window pass (XLA would recompute the pass for each consumer);
-    # start - 1 and end + 1 mark medians in the lower and upper tail.
-    i_star = jax.lax.optimization_barrier(jnp.minimum(start - 1 + count, half))
+    # start - 1 and end + 1 mark medians in the lower and upper tail. The floor at 0: with
+    # start = 0 and B = 0 (u = 0, q = 1) nothing counts, and i* = 0, not -1.
+    i_star = jax.lax.optimization_barrier(jnp.clip(start - 1 + count, 0, half))
     if a.size:
         i_star = _resolve_tails(i_star, b, tm, m, window)
     return (_sin(jnp.pi * i_star / m) ** 2).reshape(shape)

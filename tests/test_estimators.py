@@ -329,6 +329,15 @@ def test_sampler_threefry_is_jax_threefry_and_its_uniforms_are_uniform():
         assert scipy_stats.kstest(u, "uniform").pvalue > 1e-3
 
 
+def test_ripe_median_of_a_zero_uniform_is_the_lowest_outcome(monkeypatch):
+    """By hand: u = 0 gives B = G^{-1}(0) = 0 for q = 1, so i* = min{i : F(i) >= 0} = 0 and the
+    estimate is sin^2(0) = 0 whatever a and M, the window at 0 (a ~ 0) or above it (a = 0.3)."""
+    monkeypatch.setattr(E, "_uniform", lambda key, n, dtype: jnp.zeros(n, dtype))
+    a = jnp.asarray([0.0, 1e-4, 0.3, 0.97], jnp.float32)
+    m = jnp.asarray([38.0, 38.0, 38.0, 50.0], jnp.float32)
+    np.testing.assert_array_equal(E.ae_median(jax.random.key(0), a, m, 1), 0.0)
+
+
 @pytest.mark.parametrize("q", [3, 17, 25])
 def test_median_quantile_table_inverts_the_median_cdf(q):
     """B = G^{-1}(u) from the logit table: G(B) within 3e-7 of u on a dense grid of u, tails
