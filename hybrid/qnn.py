@@ -217,7 +217,7 @@ def _overlaps(bra: jax.Array, ket: jax.Array, mask: np.ndarray, axes: tuple[int,
         [
             jnp.stack(
                 [
-                    jnp.vdot(bras[i], kets[j]) if mask[i, j] else jnp.zeros((), bra.dtype)
+                    jnp.sum(jnp.conj(bras[i]) * kets[j]) if mask[i, j] else jnp.zeros((), bra.dtype)
                     for j in range(size)
                 ]
             )
