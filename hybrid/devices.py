@@ -53,9 +53,10 @@ REMOTE = ("qiskit.remote", "braket.aws.qubit")
 GRADIENTS = ("backprop", "reversible", "adjoint", "parameter-shift", "spsa")
 AUTO_ORDER = ("lightning.gpu", "lightning.kokkos", "lightning.qubit", "default.qubit")
 # On CPU the reversible JAX route is faster below this many qubits, lightning.qubit's adjoint from
-# here on (benchmarks/bench_quantum_train.py, docs/results/quantum_train/bench_sweep_cpu_*: at 14
-# qubits lightning was level in one interleaved run and 16 % faster in the next).
-CPU_CROSSOVER = 14
+# here on (benchmarks/bench_quantum_train.py, docs/results/quantum_train/bench_sweep_cpu_*): since
+# the reversible gradient stopped copying half-states for its overlaps, `jax` is 0.64-1.0x
+# lightning's time at 14-15 qubits and 1.05-1.23x at 17-20; at 16 runs disagree (0.91x, 1.41x).
+CPU_CROSSOVER = 16
 _HERE = Path(__file__).resolve().parent
 # An installed wheel carries the profiles inside the package; a source checkout has them beside it.
 PROFILE_DIRS = (_HERE / "_profiles", _HERE.parent / "devices")
