@@ -185,7 +185,7 @@ def _trigamma(x):
     inv = 1 / (x * x1 * x2)
     r0, r1, r = inv * x1 * x2, inv * x * x2, inv * x * x1
     r2 = r * r
-    odd = 1 / 6 + r2 * (-1 / 30 + r2 * (1 / 42 + r2 * (-1 / 30 + r2 * 5 / 66)))
+    odd = _horner(r2, (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66))
     return r0 * r0 + r1 * r1 + r + r2 * (0.5 + r * odd)
 
 

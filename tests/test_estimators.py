@@ -247,7 +247,7 @@ def test_ripe_median_sampler_in_float32_at_large_m_near_an_integer_theta_m():
     weight 0.40 in place of 1 here, theta M = 1479.99976 in float32, which sent 60 % of the
     draws to the tail). The law, enumerated in float64 at that same theta M, must hold."""
     a32, m = np.float32(0.301426), 8000
-    tm = float(jnp.arcsin(jnp.sqrt(jnp.float32(a32))) / jnp.pi * jnp.float32(m))
+    tm = float(E._asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))  # as the sampler
     assert 1e-5 < abs(tm - round(tm)) < 1e-3  # the case this test is about
     draws = MEDIAN(jax.random.key(5), jnp.full(N_MEDIAN, a32), jnp.float32(m), 1, 2)
     assert draws.dtype == jnp.float32
@@ -258,6 +258,21 @@ def test_ripe_median_sampler_in_float32_at_large_m_near_an_integer_theta_m():
     mode = int(np.argmax(law))
     off = scipy_stats.binomtest(int(N_MEDIAN - counts[mode]), N_MEDIAN, 1 - law[mode])
     assert off.pvalue > 1e-3
+
+
+@pytest.mark.parametrize(("a", "m", "q"), [(0.5153, 2000, 1), (0.3834, 8000, 1), (0.0453, 2000, 3)])
+def test_ripe_median_sampler_in_float32_matches_the_law_at_training_sizes(a, m, q):
+    """float32 and M of a 784-input layer (2,000-8,000), as training runs, with Q = 1 and 3,
+    where the law spreads over tens of outcomes (at Q = 17 it is nearly one): chi-square of
+    40,000 draws against the law enumerated in float64 at the sampler's own float32 theta M,
+    p > 1e-3."""
+    a32 = np.float32(a)
+    tm = float(E._asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))
+    draws = MEDIAN(jax.random.key(6), jnp.full(N_MEDIAN, a32), jnp.float32(m), q, 2)
+    law = _exact_median_law(math.sin(math.pi * tm / m) ** 2, m, q)
+    counts = np.bincount(_folded_index(draws, m).astype(int), minlength=m // 2 + 1)
+    assert np.sum(law * N_MEDIAN >= 5) >= 10  # a spread law: the test has power
+    assert _chi_square_p(counts, law) > 1e-3
 
 
 FOLDED_CDF = jax.jit(E._folded_cdf)
