@@ -20,13 +20,12 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
-from bench_quantum_train import _rss, interleaved, machine, make_step
+from bench_quantum_train import first_step_peak, interleaved, machine, make_step, state_bytes
 
 from hybrid import ansatz, devices, qnn
 
@@ -106,16 +105,10 @@ def step_for(name: str, n: int, depth: int):
 
 def peak_memory(name: str, n: int, depth: int) -> dict:
     step, state, _ = step_for(name, n, depth)
-    step = step.lower(state).compile()  # compiled, not run: see bench_quantum_train.peak_memory
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _rss("VmRSS")
-    t0 = time.perf_counter()
-    jax.block_until_ready(step(state))
-    seconds = time.perf_counter() - t0
-    peak = _rss("VmHWM") - before
-    return {"route": name, "n_qubits": n, "step_s": seconds, "peak_mib": peak / 2**20,
-            "peak_in_states": peak / (16 * 2**n)}  # fmt: skip
+    step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
+    seconds, peak, where = first_step_peak(step, state)
+    return {"route": name, "n_qubits": n, "step_s": seconds, "memory": where,
+            "peak_mib": peak / 2**20, "peak_in_states": peak / state_bytes(n)}  # fmt: skip
 
 
 def main(argv=None) -> int:

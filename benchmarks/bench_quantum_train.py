@@ -115,13 +115,11 @@ def _gpu_bytes(key: str) -> int:
     return jax.devices()[0].memory_stats()[key]
 
 
-def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False) -> dict:
-    """Peak memory of one QT step (or of its QNN gradient alone) beyond what the process held
-    before it: resident memory on CPU, the allocator's bytes on a GPU (its peak since the process
-    started, so an upper bound: compilation's scratch counts too)."""
-    build = qnn_gradient if qnn_only else make_step
-    step, state, _ = build(profile, n_qubits, depth)
-    step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
+def first_step_peak(step, state) -> tuple[float, int, str]:
+    """Seconds and peak memory (bytes beyond what the process held before) of the first run of
+    the compiled ``step``: resident memory on CPU, the allocator's bytes on a GPU (its peak since
+    the process started, so an upper bound: compilation's scratch counts too). A second run
+    would understate it: allocators keep the first run's freed memory resident."""
     on_gpu = jax.default_backend() != "cpu"
     if on_gpu:
         before = _gpu_bytes("bytes_in_use")
@@ -133,17 +131,30 @@ def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False)
     jax.block_until_ready(step(state))
     seconds = time.perf_counter() - t0
     peak = (_gpu_bytes("peak_bytes_in_use") if on_gpu else _rss("VmHWM")) - before
-    # the state's dtype follows the default float (a Python float would be weakly typed: c64)
-    state_bytes = 2**n_qubits * jnp.result_type(jnp.zeros(()), jnp.complex64).itemsize
+    return seconds, peak, "GPU allocator" if on_gpu else "resident (CPU)"
+
+
+def state_bytes(n_qubits: int) -> int:
+    """One state vector's bytes; its dtype follows the default float (jnp.zeros, not a weakly
+    typed Python float, which would give complex64 under x64)."""
+    return 2**n_qubits * jnp.result_type(jnp.zeros(()), jnp.complex64).itemsize
+
+
+def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False) -> dict:
+    """Peak memory of one QT step (or of its QNN gradient alone), ``first_step_peak``."""
+    build = qnn_gradient if qnn_only else make_step
+    step, state, _ = build(profile, n_qubits, depth)
+    step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
+    seconds, peak, where = first_step_peak(step, state)
     return {
         "profile": profile,
         "n_qubits": n_qubits,
         "depth": depth,
         "part": "QNN gradient" if qnn_only else "QT step",
-        "memory": "GPU allocator" if on_gpu else "resident (CPU)",
+        "memory": where,
         "step_s": seconds,
         "peak_beyond_baseline_bytes": peak,
-        "peak_in_states": peak / state_bytes,
+        "peak_in_states": peak / state_bytes(n_qubits),
     }
 
 
