@@ -38,4 +38,4 @@ step speed_f64 200 python3 $B --qubits 16 20 24 --profiles auto default.qubit \
 step memory 150 python3 $B --memory --qubits 24 26 28 --profiles jax --json "$OUT/bench_gpu_memory.json"
 step tests 120 python3 -m pytest -q -x -p no:cacheprovider tests/test_qnn.py
 step ripe 60 python3 benchmarks/bench_ripe.py --repeats 5 --out "$OUT/bench_ripe_gpu.json"
-step qnn_only 60 python3 $B --qubits 24 --profiles auto --qnn-only --precision float32
+step qnn_only 90 python3 $B --qubits 24 --profiles auto --qnn-only --precision float32
