@@ -18,6 +18,8 @@ first step's freed memory resident.) On a GPU the allocator's peak bytes stand i
     python benchmarks/bench_quantum_train.py --memory --qnn-only --qubits 20   # its QNN part
     python benchmarks/bench_quantum_train.py --qubits 20 24 26 --profiles auto jax default.qubit
     python benchmarks/bench_quantum_train.py --qubits 24 26 --profiles auto --precision float32
+    python benchmarks/bench_quantum_train.py --qnn-only --qubits 18 20 \
+        --profiles jax@whole jax@in-place         # the reversible backward pass in place or not
 """
 
 from __future__ import annotations
@@ -49,11 +51,25 @@ def target_net(n_qubits: int) -> tuple[list, tuple]:
     return architecture.mlp([hidden], 10), (16,)
 
 
+# The reversible route with its backward pass forced whole-state or in place (qnn.IN_PLACE_QUBITS
+# picks one by size): the measurement behind that threshold.
+VARIANTS = {"jax@whole": None, "jax@in-place": qnn.CHUNK_QUBITS}
+
+
+def resolve(profile: str, n_qubits: int, probs_fn=None) -> tuple:
+    """The profile and probabilities function a route name stands for."""
+    if profile == "auto":
+        return devices.qnn_route("auto", n_qubits, quiet=True)[0], probs_fn
+    if profile in VARIANTS:
+        spec = qnn.ansatze.get("ry-cnot")
+        return "jax", qnn._reversible(n_qubits, spec, VARIANTS[profile])
+    return profile, probs_fn
+
+
 def make_step(profile: str, n_qubits: int, depth: int, probs_fn=None):
     """A jit-compiled QT training step on ``profile`` (or on ``probs_fn``) and its first state."""
     layers, shape = target_net(n_qubits)
-    if profile == "auto":
-        profile = devices.qnn_route("auto", n_qubits, quiet=True)[0]
+    profile, probs_fn = resolve(profile, n_qubits, probs_fn)
     model = QuantumTrain(tuple(layers), shape, depth=depth, profile=profile, probs_fn=probs_fn)
     assert model.n_qubits == n_qubits, (model.n_qubits, n_qubits)
     optimizer = optax.adam(1e-2)
@@ -93,7 +109,7 @@ def interleaved(steps: dict, repeats: int) -> tuple[dict, dict]:
 
 
 def available(name: str) -> bool:
-    return name == "auto" or devices.is_available(devices.get(name).device)
+    return name == "auto" or name in VARIANTS or devices.is_available(devices.get(name).device)
 
 
 def _rss(key: str) -> int:
@@ -103,9 +119,8 @@ def _rss(key: str) -> int:
 
 def qnn_gradient(profile: str, n_qubits: int, depth: int):
     """The QNN's part of a step alone: the gradient of <w, p(theta)> for a fixed w."""
-    if profile == "auto":
-        profile = devices.qnn_route("auto", n_qubits, quiet=True)[0]
-    probs = qnn.probabilities(n_qubits, depth, profile)
+    profile, probs = resolve(profile, n_qubits)
+    probs = probs or qnn.probabilities(n_qubits, depth, profile)
     w = jnp.asarray(np.random.default_rng(1).normal(size=2**n_qubits))
     angles = jnp.asarray(np.random.default_rng(0).uniform(0, 2 * np.pi, (depth, n_qubits)))
     return jax.jit(jax.grad(lambda a: jnp.sum(w * probs(a)))), angles, None

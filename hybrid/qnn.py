@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import scipy.sparse as sp
+from jax import lax
 
 from hybrid import ansatz as ansatze
 from hybrid import devices, jaxcheck
@@ -38,6 +39,11 @@ from hybrid.ansatz import Ansatz
 from hybrid.devices import Profile
 
 ProbsFn = Callable[[jax.Array], jax.Array]
+# From IN_PLACE_QUBITS on, on a CPU, the reversible gradient updates its states in place, in
+# chunks of 2^CHUNK_QUBITS amplitudes: half the memory for 1.0-1.15x the time at 20 qubits (at 16,
+# 1.7x: whole-state passes, which XLA spreads over the cores, win there; docs/quantum_train.md).
+IN_PLACE_QUBITS = 20
+CHUNK_QUBITS = 14
 
 
 def n_angles(n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot") -> int:
@@ -230,14 +236,62 @@ def _overlaps(bra: jax.Array, ket: jax.Array, mask: np.ndarray, axes: tuple[int,
     )
 
 
-def _reversible(n_qubits: int, ansatz: Ansatz) -> ProbsFn:
+def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap, chunk_qubits):
+    """One gate of the backward pass: ``inverse`` (U^dagger, non-zero where ``mask``) on the wires
+    ``axes`` of psi and of lambda, and, for an ``overlap`` mask, Y = ``_overlaps(lam, psi)`` of
+    the results (else Y = None).
+
+    With ``chunk_qubits`` both are updated in place, 2^chunk_qubits amplitudes at a time (the
+    leading wires outside the gate fixed in a ``fori_loop``): psi, lambda and a chunk, where
+    whole-state passes write each gate's output beside its input (XLA writes in place only where
+    an output element depends on the same input element, and a gate mixes pairs). Y is summed
+    inside the loop from the chunks just written; read after it, XLA copied both states so that
+    the next gate's loop could not overwrite them first."""
+    n = psi.ndim
+    loop = [a for a in range(n) if a not in axes][: max(0, n - (chunk_qubits or n))]
+    sizes = tuple(1 if a in loop else 2 for a in range(n))
+
+    def body(i, carry):
+        states, y = carry
+        if loop:
+            starts = [jnp.zeros((), jnp.int32)] * n
+            for k, a in enumerate(loop):
+                starts[a] = ((i >> (len(loop) - 1 - k)) & 1).astype(jnp.int32)
+            states = [
+                lax.dynamic_update_slice(
+                    s, _apply(inverse, mask, lax.dynamic_slice(s, starts, sizes), axes), starts
+                )
+                for s in states
+            ]
+            chunks = [lax.dynamic_slice(s, starts, sizes) for s in states]
+        else:
+            states = chunks = [_apply(inverse, mask, s, axes) for s in states]
+        if overlap is not None:
+            y = y + _overlaps(chunks[1], chunks[0], overlap, axes)
+        return states, y
+
+    y = None if overlap is None else jnp.zeros(overlap.shape, psi.dtype)
+    (psi, lam), y = (
+        lax.fori_loop(0, 2 ** len(loop), body, ([psi, lam], y))
+        if loop
+        else body(0, ([psi, lam], y))
+    )
+    return psi, lam, y
+
+
+def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) -> ProbsFn:
     """State vector in JAX with a reversible adjoint: memory of a few states, not of every gate.
 
     The forward pass keeps only the final state. The backward pass walks the gates in reverse,
     un-computing each state with the gate's inverse (U^dagger: the gates are unitary) while it
     carries the adjoint state lambda = U_k^dagger ... U_L^dagger diag(g) psi_L; a gate's angles get
     2 Re sum_ij dU_ij/dtheta X_ij with X_ij = <lambda_i|psi_j>, taken by ``jax.grad`` of the gate
-    matrices the ansatz queues, so any ansatz of PennyLane gates with matrices runs.
+    matrices the ansatz queues, so any ansatz of PennyLane gates with matrices runs. Here lambda is
+    the adjoint before U^dagger and psi the state after it; ``_unapply`` updates both in one pass
+    and gives Y_mj = <lambda'_m|psi_j> of the updated pair, and lambda = U lambda' makes
+    X = conj(U) Y. With ``chunk_qubits`` that pass is in place: two states and a chunk instead of
+    four. The forward pass keeps whole-state passes (two states at most; chunked, it was 1.24x
+    slower at 20 qubits).
     """
     wires = list(range(n_qubits))
     axes, trainable, masks = _block_structure(ansatz, n_qubits)
@@ -251,7 +305,10 @@ def _reversible(n_qubits: int, ansatz: Ansatz) -> ProbsFn:
 
     def run(angles):
         dtype = complex_of(angles)
-        start = jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(1)
+        # |0...0> with its 1 taken from the angles: a constant 1 let XLA fold the whole start
+        # state into a literal, one state of memory more for the whole run (16 MiB at 20 qubits).
+        one = (angles[0, 0] * 0 + 1).astype(dtype)
+        start = jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one)
 
         def block(state, block_angles):
             for u, mask, ax in zip(matrices(block_angles, dtype), masks, axes, strict=True):
@@ -278,11 +335,12 @@ def _reversible(n_qubits: int, ansatz: Ansatz) -> ProbsFn:
             mats = matrices(block_angles, dtype)
             weights = {}
             for k in reversed(range(len(mats))):
+                mask = masks[k]
+                overlap = (mask.T.astype(int) @ mask > 0) if trainable[k] else None
                 inverse = jnp.conj(mats[k]).T
-                psi = _apply(inverse, masks[k].T, psi, axes[k])
+                psi, lam, y = _unapply(inverse, mask.T, axes[k], psi, lam, overlap, chunk_qubits)
                 if trainable[k]:
-                    weights[k] = 2 * _overlaps(lam, psi, masks[k], axes[k])
-                lam = _apply(inverse, masks[k].T, lam, axes[k])
+                    weights[k] = 2 * jnp.conj(mats[k]) @ y
 
             def pulled(a):
                 mats_a = matrices(a, dtype)
@@ -327,5 +385,6 @@ def probabilities(
     if profile.gradient == "adjoint":
         return _adjoint(n_qubits, profile, spec)
     if profile.gradient == "reversible":
-        return _reversible(n_qubits, spec)
+        in_place = n_qubits >= IN_PLACE_QUBITS and jax.default_backend() == "cpu"
+        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None)
     return _qnode(n_qubits, profile, spec)
