@@ -41,7 +41,7 @@ from hybrid.devices import Profile
 ProbsFn = Callable[[jax.Array], jax.Array]
 # From IN_PLACE_QUBITS on, on a CPU, the reversible gradient updates its states in place, in
 # chunks of 2^CHUNK_QUBITS amplitudes: half the memory for 1.0-1.15x the time at 20 qubits (at 16,
-# 1.7x: whole-state passes, which XLA spreads over the cores, win there; docs/quantum_train.md).
+# 1.64x: whole-state passes, which XLA spreads over the cores, win there; docs/quantum_train.md).
 IN_PLACE_QUBITS = 20
 CHUNK_QUBITS = 14
 
