@@ -19,7 +19,7 @@ first step's freed memory resident.) On a GPU the allocator's peak bytes stand i
     python benchmarks/bench_quantum_train.py --qubits 20 24 26 --profiles auto jax default.qubit
     python benchmarks/bench_quantum_train.py --qubits 24 26 --profiles auto --precision float32
     python benchmarks/bench_quantum_train.py --qnn-only --qubits 18 20 \
-        --profiles jax@whole jax@in-place         # the reversible backward pass in place or not
+        --profiles jax@whole jax@in-place         # the reversible route lean or not
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def target_net(n_qubits: int) -> tuple[list, tuple]:
     return architecture.mlp([hidden], 10), (16,)
 
 
-# The reversible route with its backward pass forced whole-state or in place (qnn.IN_PLACE_QUBITS
-# picks one by size): the measurement behind that threshold.
+# The reversible route forced whole-state or lean (backward pass in place, final state recomputed;
+# qnn.IN_PLACE_QUBITS picks one by size): the measurement behind that threshold.
 VARIANTS = {"jax@whole": None, "jax@in-place": qnn.CHUNK_QUBITS}
 
 
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
                 print(
                     f"  {r['part']:<12} {name:<18} n={n:<3} peak "
                     f"{r['peak_beyond_baseline_bytes'] / 2**20:9.1f} MiB beyond baseline = "
-                    f"{r['peak_in_states']:5.1f} states "
+                    f"{r['peak_in_states']:5.2f} states "
                     f"(step {r['step_s']:.1f} s)"
                 )
     else:

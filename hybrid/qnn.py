@@ -39,9 +39,11 @@ from hybrid.ansatz import Ansatz
 from hybrid.devices import Profile
 
 ProbsFn = Callable[[jax.Array], jax.Array]
-# From IN_PLACE_QUBITS on, on a CPU, the reversible gradient updates its states in place, in
-# chunks of 2^CHUNK_QUBITS amplitudes: half the memory for 1.0-1.15x the time at 20 qubits (at 16,
-# 1.64x: whole-state passes, which XLA spreads over the cores, win there; docs/quantum_train.md).
+# From IN_PLACE_QUBITS on, on a CPU, the reversible gradient is lean: its backward pass updates the
+# states in place, in chunks of 2^CHUNK_QUBITS amplitudes, and recomputes the final state instead
+# of keeping it. A QT step at 20 qubits takes 4.0 states instead of 5.3, for 1.29x the time; below,
+# whole-state passes, which XLA spreads over the cores, win (the QNN gradient in place: 1.8x at 18
+# qubits; docs/quantum_train.md).
 IN_PLACE_QUBITS = 20
 CHUNK_QUBITS = 14
 
@@ -291,7 +293,9 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
     and gives Y_mj = <lambda'_m|psi_j> of the updated pair, and lambda = U lambda' makes
     X = conj(U) Y. With ``chunk_qubits`` that pass is in place: two states and a chunk instead of
     four. The forward pass keeps whole-state passes (two states at most; chunked, it was 1.24x
-    slower at 20 qubits).
+    slower at 20 qubits). With ``chunk_qubits`` the final state is not kept either: the backward
+    pass runs the forward pass again, so whatever the caller does between the two passes (a
+    Quantum-Train step's mapping model and target network) runs without a state beside it.
     """
     wires = list(range(n_qubits))
     axes, trainable, masks = _block_structure(ansatz, n_qubits)
@@ -303,11 +307,12 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
     def complex_of(angles):
         return jnp.result_type(angles.dtype, jnp.complex64)
 
-    def run(angles):
+    def run(angles, after):
         dtype = complex_of(angles)
-        # |0...0> with its 1 taken from the angles: a constant 1 let XLA fold the whole start
-        # state into a literal, one state of memory more for the whole run (16 MiB at 20 qubits).
-        one = (angles[0, 0] * 0 + 1).astype(dtype)
+        # |0...0> with its 1 taken from ``after``: a constant 1 let XLA fold the whole start
+        # state into a literal, one state of memory more for the whole run (16 MiB at 20 qubits),
+        # and in the backward pass a 1 from the cotangent keeps XLA from running the pass early.
+        one = (after.reshape(-1)[0] * 0 + 1).astype(dtype)
         start = jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one)
 
         def block(state, block_angles):
@@ -319,14 +324,19 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
 
     @jax.custom_vjp
     def probs(angles):
-        return (jnp.abs(run(angles)) ** 2).reshape(-1)
+        return (jnp.abs(run(angles, angles)) ** 2).reshape(-1)
 
     def forward(angles):
-        state = run(angles)
-        return (jnp.abs(state) ** 2).reshape(-1), (angles, state)
+        state = run(angles, angles)
+        return (jnp.abs(state) ** 2).reshape(-1), (angles, state if chunk_qubits is None else None)
 
     def backward(residual, cotangent):
         angles, state = residual
+        if state is None:
+            # The barrier makes XLA write the cotangent out before the pass: fused into its one
+            # use after the pass, it kept its inputs (1.5 states at 20 qubits) alive through it.
+            cotangent = jax.lax.optimization_barrier(cotangent)
+            state = run(angles, cotangent)
         dtype = state.dtype
         adjoint = cotangent.reshape(state.shape).astype(dtype) * state
 

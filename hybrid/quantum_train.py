@@ -158,10 +158,12 @@ class QuantumTrain(Classical):
         """The mapping model on the rows (bits of i, x_i), i < len(x), a chunk of rows at a time.
 
         Each chunk makes its bits from i and is recomputed in the backward pass (``jax.checkpoint``
-        under ``lax.map``), so memory holds one chunk's activations, not a (M, n + 1) input and
-        its hidden layers: at 20 qubits those were 3 times the QNN's own memory. (``lax.map``'s
-        own ``batch_size`` over a per-row model was tried: 5.8 states for the QT step at 20
-        qubits instead of 5.2.)"""
+        in a scan), so memory holds one chunk's activations, not a (M, n + 1) input and its hidden
+        layers: at 20 qubits those were 3 times the QNN's own memory. The scan writes each chunk's
+        weights over its inputs, in place: under ``lax.map`` XLA allocated two more (M,) buffers
+        for the outputs at the start of the step and held them through the QNN's passes (0.8 of
+        a state at 20 qubits). (``lax.map``'s own ``batch_size`` over a per-row model was tried:
+        5.8 states for the QT step at 20 qubits instead of 5.2.)"""
         m = x.shape[0]
         chunk = min(m, max(MAPPING_ROWS, -(-m // MAPPING_CHUNKS)))
 
@@ -174,8 +176,12 @@ class QuantumTrain(Classical):
         if count == 1:
             return rows(0, x)
         xs = jnp.pad(x, (0, count * chunk - m)).reshape(count, chunk)
-        starts = jnp.arange(count) * chunk
-        return jax.lax.map(jax.checkpoint(lambda c: rows(*c)), (starts, xs)).reshape(-1)[:m]
+        chunk_rows = jax.checkpoint(rows)
+
+        def overwrite(chunks, i):
+            return chunks.at[i].set(chunk_rows(i * chunk, chunks[i])), None
+
+        return jax.lax.scan(overwrite, xs, jnp.arange(count))[0].reshape(-1)[:m]
 
 
 @dataclass(frozen=True)

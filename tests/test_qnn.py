@@ -110,6 +110,18 @@ def test_the_in_place_backward_pass_holds_two_states_not_four(monkeypatch):
     assert whole > 3.5 and in_place < 2.5, (whole, in_place)
 
 
+def test_the_in_place_route_keeps_no_state_between_its_passes():
+    """What the forward pass leaves for the backward pass (the leaves of ``jax.vjp``'s pullback):
+    the angles and the final state whole-state; the angles alone in place, where the backward
+    pass runs the forward pass again. Whatever runs between the passes (a QT step's mapping model
+    and target network) then runs without a state beside it."""
+    ry_cnot = qnn.ansatze.get("ry-cnot")
+    angles = jnp.ones((L, N))
+    for chunk_qubits, kept in [(None, [(L, N), (2,) * N]), (2, [(L, N)])]:
+        pullback = jax.vjp(qnn._reversible(N, ry_cnot, chunk_qubits), angles)[1]
+        assert [leaf.shape for leaf in jax.tree.leaves(pullback)] == kept
+
+
 @pytest.mark.parametrize(
     "dtype, complex_dtype", [("float32", "complex64"), ("float64", "complex128")]
 )
