@@ -9,8 +9,9 @@ kept. ``auto`` is the route ``devices.qnn_route("auto", n)`` picks, timed as its
 ``--memory`` instead runs each route at each n in a fresh process: the step is compiled ahead of
 time, the peak-RSS counter is reset (Linux ``/proc/self/clear_refs``) and the first step is run;
 the peak beyond the resident size before it is reported in state vectors (2^n complex128, or
-complex64 with ``--precision float32``). (A second step would understate it: allocators keep the
-first step's freed memory resident.) On a GPU the allocator's peak bytes stand in for RSS.
+complex64 with ``--precision float32``), beside XLA's own plan of the step's temporaries. (A
+second step would understate it: allocators keep the first step's freed memory resident.) On a
+GPU the allocator's peak bytes stand in for RSS.
 ``--qnn-only`` times (or measures) the QNN's gradient alone, without the mapping model.
 
     python benchmarks/bench_quantum_train.py                          # CPU: 10, 13, 16 qubits
@@ -160,6 +161,7 @@ def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False)
     build = qnn_gradient if qnn_only else make_step
     step, state, _ = build(profile, n_qubits, depth)
     step = step.lower(state).compile()  # compiled, not yet run: its buffers are not resident
+    plan = step.memory_analysis().temp_size_in_bytes  # XLA's own buffer plan of the step
     seconds, peak, where = first_step_peak(step, state)
     return {
         "profile": profile,
@@ -170,6 +172,7 @@ def peak_memory(profile: str, n_qubits: int, depth: int, qnn_only: bool = False)
         "step_s": seconds,
         "peak_beyond_baseline_bytes": peak,
         "peak_in_states": peak / state_bytes(n_qubits),
+        "xla_plan_in_states": plan / state_bytes(n_qubits),
     }
 
 
@@ -225,7 +228,7 @@ def main(argv=None) -> int:
                     f"  {r['part']:<12} {name:<18} n={n:<3} peak "
                     f"{r['peak_beyond_baseline_bytes'] / 2**20:9.1f} MiB beyond baseline = "
                     f"{r['peak_in_states']:5.2f} states "
-                    f"(step {r['step_s']:.1f} s)"
+                    f"(XLA's plan {r['xla_plan_in_states']:.2f}; step {r['step_s']:.1f} s)"
                 )
     else:
         base = names[0]

@@ -161,9 +161,9 @@ class QuantumTrain(Classical):
         in a scan), so memory holds one chunk's activations, not a (M, n + 1) input and its hidden
         layers: at 20 qubits those were 3 times the QNN's own memory. The scan writes each chunk's
         weights over its inputs, in place: under ``lax.map`` XLA allocated two more (M,) buffers
-        for the outputs at the start of the step and held them through the QNN's passes (0.8 of
-        a state at 20 qubits). (``lax.map``'s own ``batch_size`` over a per-row model was tried:
-        5.8 states for the QT step at 20 qubits instead of 5.2.)"""
+        at the start of the step and held them through the QNN's forward pass (0.8 of a state at
+        20 qubits; XLA's plan of the step fell by 0.4). (``lax.map``'s own ``batch_size`` over a
+        per-row model was tried: 5.8 states for the QT step at 20 qubits instead of 5.2.)"""
         m = x.shape[0]
         chunk = min(m, max(MAPPING_ROWS, -(-m // MAPPING_CHUNKS)))
 
