@@ -7,9 +7,9 @@ row also lists which of jax, pennylane and optax the command imported (``-X impo
 and --help should import none of them.
 
     nice -n 5 python benchmarks/bench_cli.py --out docs/results/cli/bench_cli.json \
-        --note "shared 2-core machine, other jobs running"
+        --note "shared machine, other jobs running"
 
-The run directory predicted with is a real export (``hybrid.export.save_network``) of a small
+The run directory predicted with is a real export (``hybrid.deploy.runs.save_network``) of a small
 Iris network with random weights: prediction time does not depend on how the weights were found.
 """
 
@@ -33,10 +33,11 @@ HEAVY = ("jax", "pennylane", "optax")
 
 
 def _run_dir(where: Path) -> Path:
-    from hybrid import data, export
+    from hybrid import data
+    from hybrid.deploy import runs
 
     train = data.load("iris", "train")
-    export.save_network(
+    runs.save_network(
         where,
         [{"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dense", "units": 3}],
         [4],

@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
-        from hybrid.export import atomic_write
+        from hybrid.deploy.runs import atomic_write
 
         atomic_write(args.out, (text + "\n").encode())
     return 0

@@ -27,7 +27,8 @@ import numpy as np
 import pennylane as qml
 from bench_quantum_train import first_step_peak, interleaved, machine, make_step, state_bytes
 
-from hybrid import ansatz, devices, qnn
+from hybrid import devices
+from hybrid.quantum_train import ansatz, qnn
 
 OURS = ["auto", "jax", "default.qubit", "lightning.qubit"]
 PEERS = ["pennylane-qnode", "tensorcircuit-ng", "torchquantum"]
@@ -53,8 +54,9 @@ def tensorcircuit(n: int, depth: int):
 
     tc.set_backend("jax")
     tc.set_dtype("complex128")
-    # Contract in gate order, as a state vector: the default greedy path of this circuit asked
-    # XLA for 3.2 TB of temporaries at 13 qubits; "plain" 17 MiB (compile().memory_analysis()).
+    # Contract in gate order, as a state vector: the default greedy path of this circuit makes
+    # XLA plan temporaries beyond any machine's memory already at 13 qubits, where gate order
+    # plans small ones (compile().memory_analysis() shows both plans).
     tc.set_contractor("plain")
 
     def probs(angles):
@@ -81,7 +83,7 @@ def installed(name: str) -> bool:
 def probs_of(name: str, n: int, depth: int):
     if name in BUILDERS:
         return BUILDERS[name](n, depth)
-    return qnn.probabilities(n, depth, devices.qnn_route(name, n, quiet=True)[0])
+    return qnn.probabilities(n, depth, devices.resolve(name, n).profile)
 
 
 def check_equal(names: list[str], depth: int, n: int = 8) -> float:

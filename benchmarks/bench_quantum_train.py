@@ -4,7 +4,7 @@ The same model at each size: a dense target net whose weight count M needs n qub
 ``--depth`` blocks, the reference mapping model, cross-entropy on a batch of 32, one Adam update.
 At each n every route is compiled and warmed up first, then the timed steps go round-robin over
 the routes (``--repeats`` rounds), so load on a shared machine hits all routes alike; the median is
-kept. ``auto`` is the route ``devices.qnn_route("auto", n)`` picks, timed as its own entry.
+kept. ``auto`` is the route ``devices.resolve("auto", n)`` picks, timed as its own entry.
 
 ``--memory`` instead runs each route at each n in a fresh process: the step is compiled ahead of
 time, the peak-RSS counter is reset (Linux ``/proc/self/clear_refs``) and the first step is run;
@@ -39,8 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hybrid import architecture, devices, qnn
-from hybrid.quantum_train import QuantumTrain
+from hybrid import devices
+from hybrid.deploy import architecture
+from hybrid.quantum_train import QuantumTrain, qnn
 from hybrid.training import cross_entropy
 
 ROUTES = ["auto", "jax", "default.qubit", "lightning.qubit", "lightning.kokkos"]
@@ -53,14 +54,14 @@ def target_net(n_qubits: int) -> tuple[list, tuple]:
 
 
 # The reversible route forced whole-state or lean (backward pass in place, final state recomputed;
-# qnn.IN_PLACE_QUBITS picks one by size): the measurement behind that threshold.
+# qnn.IN_PLACE_QUBITS picks one by size): timing both places that threshold.
 VARIANTS = {"jax@whole": None, "jax@in-place": qnn.CHUNK_QUBITS}
 
 
 def resolve(profile: str, n_qubits: int, probs_fn=None) -> tuple:
     """The profile and probabilities function a route name stands for."""
     if profile == "auto":
-        return devices.qnn_route("auto", n_qubits, quiet=True)[0], probs_fn
+        return devices.resolve("auto", n_qubits).profile, probs_fn
     if profile in VARIANTS:
         spec = qnn.ansatze.get("ry-cnot")
         return "jax", qnn._reversible(n_qubits, spec, VARIANTS[profile])
@@ -92,8 +93,8 @@ def interleaved(steps: dict, repeats: int) -> tuple[dict, dict]:
     """First-call seconds per route, then ``repeats`` round-robin rounds of timed steps.
 
     Each round starts one route later than the one before, so no route always follows the
-    same one: in a fixed order ``auto`` and ``jax`` (the same route below the crossover) were
-    1.3-3.3x apart at 10-12 qubits, the one after the Lightning routes always the faster."""
+    same one: in a fixed order a route's time depends on which route ran just before it, enough
+    to set two names for the same route (``auto`` and ``jax`` below the crossover) far apart."""
     first, times = {}, {name: [] for name in steps}
     for name, (step, state) in steps.items():
         t0 = time.perf_counter()
@@ -240,7 +241,7 @@ def main(argv=None) -> int:
                 steps[name] = (step, state)
             first, times = interleaved(steps, args.repeats)
             ref = statistics.median(times[base])
-            picked = devices.qnn_route("auto", n, quiet=True)[0].name
+            picked = devices.resolve("auto", n).profile.name
             for name in names:
                 median = statistics.median(times[name])
                 rows.append(

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from timing import time_calls
 
-from hybrid import feedforward
-from hybrid.estimators import Estimator
+from hybrid.ripe import feedforward
+from hybrid.ripe.estimators import Estimator
 
 
 def compile_epoch(est: Estimator, net, x, targets, batch: int, lr: float, r_terms: bool):

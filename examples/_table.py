@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-from hybrid.export import atomic_write
+from hybrid.deploy.runs import atomic_write
 
 
 def open_table(path: str | Path, **header) -> dict:

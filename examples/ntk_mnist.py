@@ -1,6 +1,6 @@
 """Quantum NTK training on binary MNIST (Zlokapa, Neven, Lloyd, arXiv:2107.09200).
 
-Runs the paper's study with ``hybrid.ntk_study``: for each training set size n and trial, the exact,
+Runs the paper's study with ``hybrid.ntk.study``: for each training set size n and trial, the exact,
 sparsified and diagonal NTK classifiers, a finite network trained by gradient descent, the
 condition number of the sparsified NTK and the measurement counts for state preparation and
 readout, with fits against log n. Writes ``study.json`` (resumable with --resume) and a plot.
@@ -21,7 +21,10 @@ import json
 import sys
 from pathlib import Path
 
-from hybrid import ntk_study
+from hybrid.cli import NTK_STUDY_OPTIONS
+from hybrid.ntk import oracle
+from hybrid.ntk import study as ntk_study
+from hybrid.ntk.report import plot_study, statistic
 
 
 def main(argv=None) -> int:
@@ -34,7 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--estimators", nargs="*", default=["shots:1000", "ripe@0.1", "ripe@0.02"])
     p.add_argument("--out", default="docs/results/ntk")
     p.add_argument("--resume", action="store_true")
-    ntk_study.study_options(p)
+    for name, (choices, text) in NTK_STUDY_OPTIONS.items():  # the study's OPTIONS, with help
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, choices=choices, default=choices[0], help=text)
     p.add_argument(
         "--cnn-oracle",
         metavar="FIXTURE",
@@ -45,7 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--oracle-seeds", type=int, default=4)
     args = p.parse_args(argv)
     if args.cnn_oracle:
-        report = ntk_study.cnn_oracle(
+        report = oracle.cnn_oracle(
             args.cnn_oracle, tuple(args.oracle_widths), tuple(range(args.oracle_seeds))
         )
         report["command"] = "python examples/ntk_mnist.py " + " ".join(argv or sys.argv[1:])
@@ -54,16 +59,13 @@ def main(argv=None) -> int:
         print(json.dumps({k: v for k, v in report.items() if k != "widths"}, indent=1))
         return 0
     cnn = args.arch == "cnn"
-    cfg = ntk_study.StudyConfig(
+    cfg = ntk_study.StudyConfig(  # classes and the finite network: the defaults of args.arch
         arch=args.arch,
-        classes=(1, 0) if cnn else (8, 9),
         sizes=tuple(args.sizes),
         trials=args.trials,
         source=args.source,
         finite=not args.no_finite,
-        finite_trials=1 if cnn else args.trials,
-        finite_epochs=20 if cnn else 100,
-        finite_lr=1.0 if cnn else 4.0,
+        finite_trials=None if cnn else args.trials,
         estimators=() if cnn else tuple(args.estimators),
         statistics=args.statistics,
         sparsity=args.sparsity,
@@ -71,14 +73,14 @@ def main(argv=None) -> int:
         precondition=args.precondition,
     )
     out = Path(args.out) / args.arch
-    report = ntk_study.study(cfg, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
-    ntk_study.plot_study(report, out / f"ntk_{args.arch}.png")
-    largest = report["per_n"][str(max(cfg.sizes))]
+    result = ntk_study.study(cfg, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
+    plot_study(result, out / f"ntk_{args.arch}.png")
+    largest = result["per_n"][str(max(cfg.sizes))]
     for key in ("acc_exact", "acc_sparse", "acc_diag", "acc_finite"):
         if key in largest:
-            value, sem = ntk_study.statistic(largest, key, cfg.statistics)
+            value, sem = statistic(largest, key, cfg.statistics)
             print(f"n={max(cfg.sizes)} {key}: {value:.4f} +- {sem:.4f}")
-    for key, fit in report["fits"].items():
+    for key, fit in result["fits"].items():
         print(f"{key} = {fit['a']:.3f} log n + {fit['b']:.3f}   R^2 = {fit['r2']:.3f}")
     return 0
 

@@ -5,9 +5,10 @@ python examples/quantum_train_iris.py
 
 import argparse
 
-from hybrid import architecture, quantum_train
-from hybrid.classifier import NumpyClassifier
+from hybrid import quantum_train
 from hybrid.data import load
+from hybrid.deploy import architecture
+from hybrid.deploy.classifier import NumpyClassifier
 from hybrid.training import TrainConfig
 
 cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,7 +24,7 @@ report = quantum_train.run(
     args.out,
     depth=args.depth,
     device=args.device,
-    baseline=True,
+    models=("quantum-train", "classical"),
     layers=architecture.mlp((16, 16), 3),
     mapping_hidden=(8,),
     config=TrainConfig(

@@ -13,8 +13,8 @@ import sys
 import warnings
 
 from hybrid import quantum_train
-from hybrid.classifier import NumpyClassifier
 from hybrid.data import SampleDataWarning, load
+from hybrid.deploy.classifier import NumpyClassifier
 from hybrid.training import TrainConfig
 
 cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,7 +35,7 @@ try:
         depth=args.depth,
         device=args.device,
         source=args.source,
-        baseline=not args.no_baseline,
+        models=("quantum-train",) + (() if args.no_baseline else ("classical",)),
         config=TrainConfig(
             epochs=args.epochs, batch_size=64, learning_rate=0.01, schedule="cosine"
         ),

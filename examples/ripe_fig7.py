@@ -7,7 +7,7 @@ caption's reading for gamma = 0.2), draws ``--samples`` RIPE estimates of <x, y>
 5-dimensional vectors printed in the paper's Fig. 7. Reports the fraction f inside the band
 max(eps |<x,y>|, eps), which the (eps, gamma) guarantee requires to be >= 1 - gamma (up to the
 binomial tolerance 3 sqrt(gamma (1 - gamma) / samples)), and the sample mean and standard
-deviation beside those of the exact law of the median (``estimators.ae_median_law``). The
+deviation beside those of the exact law of the median (``sampler.ae_median_law``). The
 Gaussian model is drawn for comparison; histograms are saved beside the JSON.
 """
 
@@ -22,18 +22,18 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from hybrid import estimators
-from hybrid.estimators import Estimator
+from hybrid.ripe import estimators, sampler
+from hybrid.ripe.estimators import Estimator
 from hybrid.training import pyplot
 
-# The vectors of the paper's Fig. 7 (also written out in ../shared/DESIGN.md).
+# The vectors printed in the paper's Fig. 7.
 X = np.array([5.88414114, 2.0327562, 1.68155901, 7.91848042, 1.61922687])
 Y = np.array([5.15610287, 7.2034771, 9.88496245, 3.46281654, 4.20607662])
 
 
 def _exact_moments(a: float, m: int, q: int, norm2: float) -> tuple[float, float]:
     """Mean and standard deviation of the estimate of <x,y> under the exact median law."""
-    law = estimators.ae_median_law(a, m, q)
+    law = sampler.ae_median_law(a, m, q)
     s = norm2 * (1 - 2 * np.sin(np.pi * np.arange(len(law)) / m) ** 2) / 2
     mean = float(law @ s)
     return mean, float(np.sqrt(law @ (s - mean) ** 2))
@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
             kinds = ("ripe", "gaussian") if gamma is not None else ("ripe",)
             for kind in kinds:
                 if gamma is None:  # the median of one output: the sampler with q = 1
-                    a_hat = estimators.ae_median(key, np.full(args.samples, a), m, 1)
+                    a_hat = sampler.ae_median(key, np.full(args.samples, a), m, 1)
                     s = np.asarray(estimators.from_amplitude(a_hat, X @ X, Y @ Y))
                 else:
                     s = np.asarray(estimators.estimate(Estimator(kind, eps, gamma), key, xs, ys)[0])

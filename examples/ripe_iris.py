@@ -20,14 +20,15 @@ import argparse
 import json
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 from _table import command, has_row, open_table, save_table
 
-from hybrid import data, feedforward
-from hybrid.estimators import Estimator
+from hybrid import data
+from hybrid.ripe import feedforward
+from hybrid.ripe.estimators import Estimator
 
 
 def table(args) -> dict:
@@ -37,7 +38,14 @@ def table(args) -> dict:
     for kind in args.estimators:
         for eps in args.eps:
             configs = [
-                feedforward.TrainConfig(args.steps, args.batch, args.lr, seed, args.eval_every)
+                replace(
+                    feedforward.PAPER,
+                    steps=args.steps,
+                    batch_size=args.batch_size,
+                    learning_rate=args.lr,
+                    seed=seed,
+                    eval_every=args.eval_every,
+                )
                 for seed in range(args.repeats)
             ]
             settings = {"estimator": kind, "eps": eps, "gamma": args.gamma}
@@ -81,12 +89,19 @@ def table(args) -> dict:
 
 
 def circuit(args) -> dict:
-    from hybrid.classifier import NumpyClassifier
-    from hybrid.inner_product import CircuitInnerProducts
+    from hybrid.deploy.classifier import NumpyClassifier
+    from hybrid.ripe.inner_product import CircuitInnerProducts
 
     train, test = data.load("iris", "train"), data.load("iris", "test")
     net = feedforward.NetConfig((4, 10, 3))
-    config = feedforward.TrainConfig(args.steps, args.batch, args.lr, args.seed, args.eval_every)
+    config = replace(
+        feedforward.PAPER,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        eval_every=args.eval_every,
+    )
     ips = CircuitInnerProducts(args.device, shots=args.shots, seed=args.seed)
     t0 = time.perf_counter()
     params, history = feedforward.train(
@@ -126,7 +141,7 @@ def main(argv=None) -> None:
     p.add_argument("--gamma", type=float, default=0.05)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=1200)
-    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--lr", type=float, default=0.07)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, help="test every N steps (table: T, circuit: 200)")

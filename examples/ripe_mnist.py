@@ -34,13 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from _table import has_row, open_table, save_table
 
-from hybrid import data, feedforward
-from hybrid.estimators import Estimator
+from hybrid import data
+from hybrid.ripe import feedforward
+from hybrid.ripe.estimators import Estimator
 
 
 def main(argv=None) -> dict:
@@ -52,7 +53,7 @@ def main(argv=None) -> dict:
     p.add_argument("--eps", type=float, nargs="+", default=[0.0, 0.1, 0.3, 0.5])
     p.add_argument("--gamma", type=float, default=0.05)
     p.add_argument("--steps", type=int, default=7500)
-    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=500)
@@ -73,8 +74,13 @@ def main(argv=None) -> dict:
         for init in args.init:
             for eps in args.eps:
                 net = feedforward.NetConfig((784, 100, 30, 10), init=init, rank=args.rank)
-                config = feedforward.TrainConfig(
-                    args.steps, args.batch, args.lr, args.seed, args.eval_every
+                config = replace(
+                    feedforward.PAPER,
+                    steps=args.steps,
+                    batch_size=args.batch_size,
+                    learning_rate=args.lr,
+                    seed=args.seed,
+                    eval_every=args.eval_every,
                 )
                 settings = {"estimator": kind, "init": init, "eps": eps, "gamma": args.gamma}
                 settings |= {"net": asdict(net), "train": asdict(config)}

@@ -17,7 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
-from hybrid import architecture, data, devices, export, hardware, quantum_train, training
+from hybrid import data, devices, quantum_train, reports, training
+from hybrid.deploy import architecture, runs
 
 cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 cli.add_argument("--device", default="qiskit.aer", help="plugin device profile")
@@ -28,7 +29,7 @@ cli.add_argument("--epochs", type=int, default=60)
 cli.add_argument("--out", default="runs/qt-iris-hardware")
 args = cli.parse_args()
 
-if not (Path(args.out) / export.SPEC).is_file():  # step 1
+if not (Path(args.out) / runs.SPEC).is_file():  # step 1
     quantum_train.run(
         "iris",
         args.out,
@@ -45,7 +46,7 @@ model, params = quantum_train.load(args.out, args.simulator)  # mapping from mod
 profile = devices.get(args.device)  # step 2
 shots = args.shots_multiple * 2**model.n_qubits
 profile = devices.with_shots(profile, shots, profile.gradient)
-print(json.dumps(hardware.report(args.out, profile), indent=2))
+print(json.dumps(reports.report(args.out, profile), indent=2))
 
 test = data.load("iris", "test")  # step 3
 analytic = training.accuracy(model.apply, params, test.x, test.y)

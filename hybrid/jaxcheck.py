@@ -2,8 +2,8 @@
 
 pennylane 0.45 calls ``jax.core.is_concrete``, which JAX 0.11 removed: with a newer JAX every
 JAX-interface QNode fails deep inside PennyLane, far from the cause. Importing this module turns
-that into one line at import time. An environment that restores the name (the GPU image's
-``sitecustomize.py``, ../shared/tools/gpu/README.md) passes. ``hybrid.classifier`` never imports
+that into one line at import time. An environment that restores the name (a ``sitecustomize.py``
+that adds it back, as some GPU images ship) passes. ``hybrid.deploy.classifier`` never imports
 this module: it stays NumPy-only.
 """
 
@@ -44,8 +44,8 @@ def problem(jax_module: ModuleType) -> str | None:
 def qnode_problem(jax_module: ModuleType = jax) -> str | None:
     """Why PennyLane's JAX interface cannot run a QNode on host parameters (parameter-shift,
     shots) with this JAX, or None. pennylane 0.45 also imports ``jax.core.concrete_or_error``
-    there, which JAX 0.11 removed too and the GPU image's workaround does not restore: on an H200
-    every other route ran, these failed with an ImportError deep in PennyLane."""
+    there, which JAX 0.11 removed too and a workaround that restores only ``is_concrete`` leaves
+    missing: every other route runs, and these fail with an ImportError deep in PennyLane."""
     if _has(jax_module, "concrete_or_error"):
         return None
     return (

@@ -1,14 +1,18 @@
-"""One Optax training loop for every gradient-trained model in hybrid.
+"""One Optax training loop, one ``TrainConfig`` and one run-directory record for every
+gradient-trained model in hybrid.
 
-A model is anything with ``init(key)``, ``apply(params, x) -> logits``; the loop adds mini-batches,
+A model is anything with ``init(key)``, ``apply(params, x) -> logits``; ``fit`` adds mini-batches,
 a progress line, per-epoch metrics (``metrics.json``), a checkpoint after every epoch and on Ctrl-C,
-``resume``, and the learning-curve plot. Fixed seeds give identical runs: batch order comes from
-(seed, epoch) alone, so a resumed run continues exactly where the interrupted one stopped.
+``resume``, and the learning-curve plot. A trainer with its own compiled step (the
+(eps, gamma)-network of ``hybrid.ripe.feedforward``) uses the same pieces: ``RunRecord`` for
+checkpoints, metrics and the same-run check, ``ctrl_c_between_steps`` for a clean stop. Fixed
+seeds give identical runs, so a resumed run continues exactly where the interrupted one stopped.
 
 Ctrl-C is taken between steps, never inside one: a KeyboardInterrupt raised inside a
-``jax.pure_callback`` (the lightning route of ``hybrid.qnn``) would surface as an XLA error with
-no checkpoint. A resume is refused unless the checkpoint was written by the same run: the same
-configuration, the same identity (the caller's model description) and the same data fingerprint.
+``jax.pure_callback`` (the lightning route of ``hybrid.quantum_train.qnn``) would surface as an
+XLA error with no checkpoint. A resume is refused unless the checkpoint was written by the same
+run: the same configuration, the same identity (the caller's model description) and the same data
+fingerprint.
 
 Two clocks are recorded per epoch, cumulative over resumed sessions: ``train_loop_s``, the
 training steps alone, and ``wall_s``, the whole of ``fit`` (compilation, evaluation, checkpoints).
@@ -33,21 +37,23 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hybrid import (
-    export,
-    jaxcheck,  # noqa: F401  (one clear line if JAX is too new)
-)
+from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+from hybrid.deploy import runs
 
-CHECKPOINT = export.CHECKPOINT
-METRICS = export.METRICS
+CHECKPOINT = runs.CHECKPOINT
+METRICS = runs.METRICS
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during ``fit``; the message says what was saved and how to continue."""
+    """Ctrl-C during training; the message says what was saved and how to continue."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How a model is trained. ``epochs`` counts passes over the data; ``steps``, when given,
+    counts optimizer steps instead (the (eps, gamma)-network's T). ``eval_every`` is the number of
+    steps between a step-counted trainer's evaluations; ``fit`` evaluates after every epoch."""
+
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-2
@@ -55,10 +61,16 @@ class TrainConfig:
     schedule: str = "constant"  # or "cosine": decay to zero over the run, settling noisy angles
     seed: int = 0
     eval_batch_size: int = 1000
+    steps: int | None = None
+    eval_every: int | None = None
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-            raise ValueError(f"epochs, batch_size and learning_rate must be positive: {self}")
+        positive = (self.epochs, self.batch_size, self.eval_batch_size, self.steps, self.eval_every)
+        rate = self.learning_rate
+        if any(v is not None and v < 1 for v in positive) or not 0 < rate < float("inf"):
+            raise ValueError(
+                f"epochs, steps, batch_size, eval_every and learning_rate must be positive: {self}"
+            )
         if not hasattr(optax, self.optimizer):
             raise ValueError(f"optax has no optimizer {self.optimizer!r}")
         try:
@@ -115,7 +127,25 @@ def save_checkpoint(path: Path, state: Any, meta: dict) -> None:
     """Write the state's leaves and ``meta`` atomically under a unique temporary name."""
     leaves = jax.tree_util.tree_leaves(state)
     arrays = {f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)}
-    export.atomic_write(path, export.npz_bytes({"meta": np.asarray(json.dumps(meta)), **arrays}))
+    runs.atomic_write(path, runs.npz_bytes({"meta": np.asarray(json.dumps(meta)), **arrays}))
+
+
+def load_checkpoint(path: Path, like: Any) -> tuple[Any, dict]:
+    """Restore a state with the structure of ``like`` (a freshly initialised state)."""
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    with np.load(path, allow_pickle=False) as data:
+        stored = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
+        meta = json.loads(str(data["meta"]))
+    shapes = [np.shape(v) for v in leaves]
+    if [s.shape for s in stored] != shapes:
+        raise ValueError(
+            f"{path} does not fit this model (leaf shapes {[s.shape for s in stored]} vs "
+            f"{shapes}); was it written with other options?"
+        )
+    restored = [
+        jnp.asarray(s, dtype=jnp.asarray(v).dtype) for s, v in zip(stored, leaves, strict=True)
+    ]
+    return jax.tree_util.tree_unflatten(treedef, restored), meta
 
 
 def _differences(recorded: dict, now: dict, prefix: str = "") -> list[str]:
@@ -151,8 +181,48 @@ def check_same_run(path: Path, meta: dict, config: dict, identity: dict) -> None
         )
 
 
+@dataclass
+class RunRecord:
+    """A run's checkpoint and metrics in ``run_dir`` (nothing is written when it is None).
+
+    ``identity`` is what makes two runs the same besides ``config`` (the model's description and
+    the data's fingerprint); ``resume`` refuses a checkpoint whose record differs.
+    """
+
+    run_dir: Path | None
+    config: TrainConfig
+    identity: dict
+
+    def resume(self, like: Any) -> tuple[Any, dict] | None:
+        """The saved state and its meta if ``run_dir`` holds this run's checkpoint, else None."""
+        if self.run_dir is None or not (self.run_dir / CHECKPOINT).is_file():
+            if self.run_dir is not None:
+                print(f"hybrid: no checkpoint in {self.run_dir}; starting afresh", file=sys.stderr)
+            return None
+        state, meta = load_checkpoint(self.run_dir / CHECKPOINT, like)
+        check_same_run(self.run_dir / CHECKPOINT, meta, asdict(self.config), self.identity)
+        return state, meta
+
+    def save(self, state: Any, progress: dict, history: Any) -> None:
+        """Checkpoint ``state`` with ``progress`` (where the run is) and write metrics.json."""
+        if self.run_dir is None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        record = {"config": asdict(self.config), "identity": self.identity, "history": history}
+        save_checkpoint(self.run_dir / CHECKPOINT, state, {**record, **progress})
+        runs.atomic_write(self.run_dir / METRICS, json.dumps(record, indent=2).encode())
+
+    def interrupted(self, where: str) -> Interrupted:
+        if self.run_dir is None:
+            return Interrupted(f"interrupted at {where}; no run directory, nothing saved")
+        return Interrupted(
+            f"interrupted at {where}: checkpoint saved in {self.run_dir}; "
+            "rerun the same command with --resume to continue"
+        )
+
+
 @contextlib.contextmanager
-def _ctrl_c_between_steps():
+def ctrl_c_between_steps():
     """Yield a list that Ctrl-C appends to instead of raising where it lands (a second Ctrl-C
     raises at once). Outside the main thread signals cannot be caught; nothing changes there."""
     pressed: list[bool] = []
@@ -171,24 +241,6 @@ def _ctrl_c_between_steps():
         yield pressed
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def load_checkpoint(path: Path, like: Any) -> tuple[Any, dict]:
-    """Restore a state with the structure of ``like`` (a freshly initialised state)."""
-    leaves, treedef = jax.tree_util.tree_flatten(like)
-    with np.load(path, allow_pickle=False) as data:
-        stored = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
-        meta = json.loads(str(data["meta"]))
-    shapes = [np.shape(v) for v in leaves]
-    if [s.shape for s in stored] != shapes:
-        raise ValueError(
-            f"{path} does not fit this model (leaf shapes {[s.shape for s in stored]} vs "
-            f"{shapes}); was it written with other options?"
-        )
-    restored = [
-        jnp.asarray(s, dtype=jnp.asarray(v).dtype) for s, v in zip(stored, leaves, strict=True)
-    ]
-    return jax.tree_util.tree_unflatten(treedef, restored), meta
 
 
 class _Progress:
@@ -219,6 +271,36 @@ class _Progress:
             )
 
 
+def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callable):
+    @jax.jit
+    def step(state, xb, yb):
+        params, opt_state = state
+        loss, grads = jax.value_and_grad(lambda p: loss_fn(model.apply(p, xb), yb))(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    return step
+
+
+def _steps(step, state, data, batches, done: int, losses: list, loop_s: float, bar, pressed):
+    """Run ``step`` over ``batches`` (index arrays into ``data``), appending to ``losses``; stop
+    after a whole step on Ctrl-C. Returns (state, loop seconds, steps done, stopped)."""
+    x, y = data
+    try:
+        for idx in batches:
+            t0 = time.perf_counter()
+            state, loss = step(state, jnp.asarray(x[idx]), jnp.asarray(y[idx]))
+            done += 1
+            losses.append(float(loss))
+            loop_s += time.perf_counter() - t0
+            bar.update(done, losses[-1])
+            if pressed:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:  # after a whole step: ``state`` and ``losses`` agree
+        return state, loop_s, done, True
+    return state, loop_s, done, False
+
+
 def fit(
     model,
     train: tuple[np.ndarray, np.ndarray],
@@ -235,106 +317,73 @@ def fit(
 
     ``identity`` (JSON-able, e.g. the model's description) is recorded with the checkpoint beside
     the configuration and a fingerprint of the data; ``resume`` refuses a checkpoint whose
-    record differs.
+    record differs. Batch order comes from (seed, epoch) alone, and the ragged last batch is
+    dropped so that every step has one shape.
     """
     wall0 = time.perf_counter()
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"train has {len(x_train)} inputs and {len(y_train)} labels")
-    steps = max(1, len(x_train) // config.batch_size)  # drop the ragged last batch: one shape
-    optimizer = config.make_optimizer(steps * config.epochs)
+    if config.eval_every is not None:
+        raise ValueError("fit evaluates after every epoch; eval_every is for step-counted trainers")
+    per_epoch = max(1, len(x_train) // config.batch_size)
+    total = config.steps or per_epoch * config.epochs
+    epochs = -(-total // per_epoch)
+    optimizer = config.make_optimizer(total)
     params = model.init(jax.random.key(config.seed))
     state = (params, optimizer.init(params))
-    run = {"data": fingerprint(x_train, y_train, *map(np.asarray, test)), **(identity or {})}
+    data = fingerprint(x_train, y_train, *map(np.asarray, test))
+    record = RunRecord(
+        Path(run_dir) if run_dir is not None else None, config, {"data": data, **(identity or {})}
+    )
     history: list[dict] = []
-    start_epoch, start_step, partial = 0, 0, {"losses": [], "train_loop_s": 0.0}
-    wall_before = 0.0  # wall time of the sessions before a resume
-    run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None:
-        if resume and (run_dir / CHECKPOINT).is_file():
-            state, meta = load_checkpoint(run_dir / CHECKPOINT, state)
-            check_same_run(run_dir / CHECKPOINT, meta, asdict(config), run)
-            start_epoch, start_step, history = meta["epoch"], meta["step"], meta["history"]
-            partial = meta.get("partial", partial)
-            wall_before = float(meta.get("wall_s", history[-1]["wall_s"] if history else 0.0))
-            print(
-                f"hybrid: resumed {run_dir} at epoch {start_epoch + 1}, step {start_step}",
-                file=sys.stderr,
-            )
-        elif resume:
-            print(f"hybrid: no checkpoint in {run_dir}; starting afresh", file=sys.stderr)
-        run_dir.mkdir(parents=True, exist_ok=True)
-
-    @jax.jit
-    def step(state, xb, yb):
-        params, opt_state = state
-        loss, grads = jax.value_and_grad(lambda p: loss_fn(model.apply(p, xb), yb))(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    apply = jax.jit(model.apply)
+    at = {"epoch": 0, "step": 0, "partial": {"losses": [], "train_loop_s": 0.0}, "wall_s": 0.0}
+    if resume and (restored := record.resume(state)) is not None:
+        state, meta = restored
+        history = meta["history"]
+        at = {k: meta.get(k, at[k]) for k in at}
+        print(
+            f"hybrid: resumed {run_dir} at epoch {at['epoch'] + 1}, step {at['step']}",
+            file=sys.stderr,
+        )
+    step, apply = _train_step(model, optimizer, loss_fn), jax.jit(model.apply)
     loop_s = history[-1]["train_loop_s"] if history else 0.0
 
-    def checkpoint(epoch: int, step_: int, losses: list[float], epoch_loop_s: float) -> None:
-        if run_dir is not None:
-            meta = {
-                "epoch": epoch,
-                "step": step_,
-                "history": history,
-                "config": asdict(config),
-                "identity": run,
-                "partial": {"losses": losses, "train_loop_s": epoch_loop_s},
-                "wall_s": wall_before + time.perf_counter() - wall0,
-            }
-            save_checkpoint(run_dir / CHECKPOINT, state, meta)
-            metrics = {"config": asdict(config), "identity": run, "history": history}
-            export.atomic_write(run_dir / METRICS, json.dumps(metrics, indent=2).encode())
-
-    def stop(epoch: int, step_: int, losses: list[float], epoch_loop_s: float):
-        checkpoint(epoch, step_, losses, epoch_loop_s)
-        where = f"epoch {epoch + 1}, step {step_}" if step_ else f"the end of epoch {epoch}"
-        if run_dir is None:
-            return Interrupted(f"interrupted at {where}; no run directory, nothing saved")
-        return Interrupted(
-            f"interrupted at {where}: checkpoint saved in {run_dir}; "
-            "rerun the same command with --resume to continue"
+    def save(epoch: int, step_: int, losses: list[float], epoch_loop_s: float) -> None:
+        partial = {"losses": losses, "train_loop_s": epoch_loop_s}
+        wall = at["wall_s"] + time.perf_counter() - wall0
+        record.save(
+            state, {"epoch": epoch, "step": step_, "partial": partial, "wall_s": wall}, history
         )
 
-    with _ctrl_c_between_steps() as pressed:
-        for epoch in range(start_epoch, config.epochs):
+    with ctrl_c_between_steps() as pressed:
+        for epoch in range(at["epoch"], epochs):
             order = np.random.default_rng([config.seed, epoch]).permutation(len(x_train))
-            bar = _Progress(steps, f"epoch {epoch + 1}/{config.epochs}", progress)
-            resumed = epoch == start_epoch
-            first = start_step if resumed else 0
+            last = min(per_epoch, total - epoch * per_epoch)
+            bar = _Progress(last, f"epoch {epoch + 1}/{epochs}", progress)
+            first = at["step"] if epoch == at["epoch"] else 0
             # the steps of this epoch run before a resume count in its loss and its loop time
-            losses = list(partial["losses"]) if resumed and first else []
-            epoch_loop_s = partial["train_loop_s"] if resumed and first else 0.0
-            done = first
-            try:
-                for i in range(first, steps):
-                    t0 = time.perf_counter()
-                    idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-                    xb, yb = jnp.asarray(x_train[idx]), jnp.asarray(y_train[idx])
-                    state, loss = step(state, xb, yb)
-                    done = i + 1
-                    losses.append(float(loss))
-                    epoch_loop_s += time.perf_counter() - t0
-                    bar.update(i + 1, losses[-1])
-                    if pressed:
-                        raise KeyboardInterrupt
-            except KeyboardInterrupt:  # after a whole step: ``state`` and ``losses`` agree
+            losses = list(at["partial"]["losses"]) if first else []
+            epoch_loop_s = at["partial"]["train_loop_s"] if first else 0.0
+            batches = (
+                order[i * config.batch_size : (i + 1) * config.batch_size]
+                for i in range(first, last)
+            )
+            state, epoch_loop_s, done, stopped = _steps(
+                step, state, (x_train, y_train), batches, first, losses, epoch_loop_s, bar, pressed
+            )
+            if stopped:
                 bar.close("interrupted")
-                raise stop(epoch, done, losses, epoch_loop_s) from None
+                save(epoch, done, losses, epoch_loop_s)
+                raise record.interrupted(f"epoch {epoch + 1}, step {done}") from None
             loop_s += epoch_loop_s
             row = {
                 "epoch": epoch + 1,
                 "loss": float(np.mean(losses)) if losses else float("nan"),
-                "train_accuracy": accuracy(
-                    apply, state[0], x_train, y_train, config.eval_batch_size
-                ),
+                "train_accuracy": accuracy(apply, state[0], *train, config.eval_batch_size),
                 "test_accuracy": accuracy(apply, state[0], *test, config.eval_batch_size),
                 "train_loop_s": loop_s,
-                "wall_s": wall_before + time.perf_counter() - wall0,
+                "wall_s": at["wall_s"] + time.perf_counter() - wall0,
             }
             history.append(row)
             bar.close(
@@ -342,9 +391,9 @@ def fit(
                 f"test {row['test_accuracy']:.4f}  (training loop {loop_s:.1f} s, "
                 f"wall {row['wall_s']:.1f} s)"
             )
-            checkpoint(epoch + 1, 0, [], 0.0)
-            if pressed and epoch + 1 < config.epochs:
-                raise stop(epoch + 1, 0, [], 0.0)
+            save(epoch + 1, 0, [], 0.0)
+            if pressed and epoch + 1 < epochs:
+                raise record.interrupted(f"the end of epoch {epoch + 1}")
     return state[0], history
 
 

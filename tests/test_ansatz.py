@@ -7,8 +7,10 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-from hybrid import ansatz, architecture, devices, qnn, resources
-from hybrid.quantum_train import QuantumTrain, RandomFeatureControl
+from hybrid import devices
+from hybrid.deploy import architecture
+from hybrid.devices import resources
+from hybrid.quantum_train import QuantumTrain, RandomFeatureControl, ansatz, qnn
 
 THETA, PHI, LAM = 0.83, -1.27, 2.41
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import architecture as arch
+from hybrid.deploy import architecture as arch
 
 
 def test_paper_cnn_has_6690_weights_and_needs_13_qubits():

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import architecture, data, export, training
-from hybrid.classifier import NumpyClassifier
-from hybrid.export import RunFormatError
+from hybrid import data, training
+from hybrid.deploy import architecture, runs
+from hybrid.deploy.classifier import NumpyClassifier
+from hybrid.deploy.runs import RunFormatError
 from hybrid.quantum_train import QuantumTrain
 
 BLOCK_HEAVY_IMPORTS = textwrap.dedent("""
@@ -35,7 +36,7 @@ def iris_run(tmp_path_factory):
     params, history = training.fit(
         model, (train.x, train.y), (test.x, test.y), config, progress=False
     )
-    export.save_network(
+    runs.save_network(
         out,
         model.layers,
         model.input_shape,
@@ -62,7 +63,7 @@ def test_paper_cnn_numpy_and_jax_agree_on_the_whole_offline_test_set(offline_mni
     weights = np.concatenate(
         [p.ravel() for p in architecture.init_params(np.random.default_rng(0), layers, (28, 28, 1))]
     )
-    export.save_network(
+    runs.save_network(
         tmp_path,
         layers,
         (28, 28, 1),
@@ -83,7 +84,7 @@ def test_classifier_runs_where_jax_and_pennylane_cannot_be_imported(iris_run, tm
     np.save(tmp_path / "raw.npy", test.raw)
     script = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
         import json, numpy as np
-        from hybrid.classifier import NumpyClassifier
+        from hybrid.deploy.classifier import NumpyClassifier
         clf = NumpyClassifier.load({str(out)!r})
         pred = clf.predict(np.load({str(tmp_path / "raw.npy")!r}))
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "pennylane"))
@@ -106,8 +107,8 @@ def test_the_import_blocker_really_blocks():
 
 def test_tampered_runs_and_unknown_kinds_are_refused(iris_run, tmp_path):
     out, *_ = iris_run
-    spec, arrays = export.load_run(out)
-    export.save_run(tmp_path, arrays, spec | {"kind": "hologram"})
+    spec, arrays = runs.load_run(out)
+    runs.save_run(tmp_path, arrays, spec | {"kind": "hologram"})
     with pytest.raises(RunFormatError, match="unknown"):
         NumpyClassifier.load(tmp_path)
     weights = tmp_path / "weights.npz"

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrid import cli, data, devices, export
-from hybrid.classifier import NumpyClassifier
+from hybrid import cli, data, devices
+from hybrid.deploy import runs
+from hybrid.deploy.classifier import NumpyClassifier
 
 
 def test_train_then_predict_on_iris(tmp_path, capsys, monkeypatch):
@@ -90,8 +91,21 @@ def test_predict_reads_raw_npy_inputs(tmp_path, capsys):
     assert len(capsys.readouterr().out.split()) == 3
 
 
+def test_the_paper_cnn_on_mnist_is_13_qubits_for_6690_weights():
+    """The small version of the end-to-end run below: the default net for MNIST and its QNN."""
+    from hybrid.quantum_train import QuantumTrain, default_layers
+
+    with pytest.warns(UserWarning, match="sample"):
+        sample = data.load("mnist", "train", source="sample", limit=8)
+    layers = default_layers(sample.name, sample.x.shape[1:], len(sample.class_names))
+    model = QuantumTrain(tuple(layers), sample.x.shape[1:], depth=1)
+    assert (model.n_weights, model.n_qubits) == (6690, 13)
+    assert list(sample.class_names) == [str(d) for d in range(10)]
+
+
+@pytest.mark.e2e
 def test_paper_cnn_trains_on_the_bundled_mnist_sample(tmp_path, capsys):
-    """The MNIST Quantum-Train path end to end on real digits, kept tiny for CI."""
+    """The MNIST Quantum-Train path end to end on real digits."""
     with pytest.warns(UserWarning, match="sample"):
         code = cli.main(
             [
@@ -142,7 +156,8 @@ def test_devices_lists_profiles(capsys):
     out = capsys.readouterr().out
     assert "lightning.qubit" in out
     below, at = devices.CPU_CROSSOVER - 1, devices.CPU_CROSSOVER  # the two sides, and why
-    assert f"auto, QNN of {below} qubits -> " in out and f"auto, QNN of {at} qubits -> " in out
+    assert f"auto, circuit of {below} qubits -> " in out
+    assert f"auto, circuit of {at} qubits -> " in out
 
 
 def test_a_users_csv_trains_and_predicts(tmp_path, capsys):
@@ -163,17 +178,17 @@ def test_a_users_csv_trains_and_predicts(tmp_path, capsys):
                 "--dataset",
                 str(tmp_path / "mine.csv"),
                 "--device",
-                "default.qubit",
+                "lightning.qubit",
+                "--layers",
+                "dense:2",
                 "--qnn-depth",
-                "2",
+                "1",
                 "--mapping-hidden",
-                "4",
+                "2",
                 "--epochs",
-                "3",
+                "1",
                 "--batch-size",
                 "8",
-                "--lr",
-                "0.05",
                 "--out",
                 str(out),
             ]
@@ -198,7 +213,7 @@ def _fake_run(run_dir: Path, names=("a", "b", "c")) -> Path:
     rng = np.random.default_rng(0)
     prep = {"scale": 1.0, "mean": None, "std": None, "input_shape": [4]}
     for where in (run_dir, run_dir / "baseline"):
-        export.save_network(
+        runs.save_network(
             where,
             [{"type": "dense", "units": 3}],
             [4],
@@ -261,8 +276,8 @@ def test_a_second_run_into_a_locked_directory_is_refused(tmp_path, capsys):
         [
             sys.executable,
             "-c",
-            "import sys, time; from hybrid import export; "
-            f"lock = export.lock({str(tmp_path)!r}); print('locked', flush=True); time.sleep(60)",
+            "import sys, time; from hybrid.deploy import runs; "
+            f"lock = runs.lock({str(tmp_path)!r}); print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -308,7 +323,7 @@ def test_predict_compares_labels_by_name(tmp_path, capsys):
     c = centroids[order]
     weights = np.concatenate([c.T.ravel(), -0.5 * (c**2).sum(1)])  # nearest centroid, linear
     names = [train.class_names[k] for k in order]
-    export.save_network(
+    runs.save_network(
         tmp_path,
         [{"type": "dense", "units": 3}],
         [4],
@@ -414,7 +429,7 @@ CTRL_C_IN_CALLBACK = """
 import os, signal, sys
 import jax
 import scipy.sparse
-from hybrid import qnn
+from hybrid.quantum_train import qnn
 
 jax.config.update("jax_enable_x64", True)  # as in this process (conftest.py)
 
@@ -464,7 +479,9 @@ def test_ctrl_c_before_any_checkpoint_says_nothing_was_saved(monkeypatch, capsys
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_devices", interrupted)
+    from hybrid.cli import info
+
+    monkeypatch.setattr(info, "devices", interrupted)
     assert cli.main(["devices"]) == 130
     err = capsys.readouterr().err.strip()
     assert err == "hybrid: interrupted; this interruption wrote no checkpoint"

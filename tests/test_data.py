@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrid import data, preprocessing
+from hybrid import data
+from hybrid.data import images as data_images
+from hybrid.deploy import preprocessing
 
 MNIST_DIR = Path(__file__).parents[2] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(
@@ -20,7 +22,8 @@ needs_mnist = pytest.mark.skipif(
     reason=f"real MNIST IDX files not found at {MNIST_DIR} (clone shared/ beside the repo)",
 )
 
-# Measured once and documented in docs/data.md; a change here means the split changed.
+# Per-class counts of the fixed offline split, as docs/data.md lists them: a change here means
+# the split changed.
 OFFLINE_TRAIN_COUNTS = [762, 929, 833, 807, 787, 707, 738, 818, 787, 832]
 OFFLINE_TEST_COUNTS = [218, 206, 199, 203, 195, 185, 220, 210, 187, 177]
 
@@ -29,7 +32,7 @@ OFFLINE_TEST_COUNTS = [218, 206, 199, 203, 195, 185, 220, 210, 187, 177]
 def _offline(monkeypatch):
     """Tests decide the MNIST source themselves: no env var and no network probe by default."""
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(data_images, "reachable", lambda *a, **k: False)
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
@@ -247,7 +250,7 @@ def test_tfds_classes_and_limit_stop_early(monkeypatch):
 
 def test_auto_prefers_tfds_when_reachable(monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(data_images, "reachable", lambda *a, **k: True)
     with tfds.testing.mock_data(num_examples=32), warnings.catch_warnings():
         warnings.simplefilter("error", data.SampleDataWarning)
         assert data.load("mnist", limit=4).source == "tfds"
@@ -257,7 +260,7 @@ def test_without_tfds(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import now fails
     with pytest.raises(ImportError, match="pip install"):
         data.load("mnist", source="tfds")
-    monkeypatch.setattr(data, "_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(data_images, "reachable", lambda *a, **k: True)
     with pytest.warns(data.SampleDataWarning, match="not installed"):
         assert data.load("mnist").source == "sample"
 
@@ -298,14 +301,14 @@ def test_fashion_mnist_is_the_full_data_set():
 @needs_fashion
 def test_fashion_mnist_found_under_the_data_dir_variable(monkeypatch):
     monkeypatch.setenv(data.DATA_DIR_ENV, str(MNIST_DIR.parent))
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(data_images, "FASHION_MNIST_SYSTEM_DIRS", ())
     ds = data.load("fashion_mnist", "test", limit=5)
     assert ds.source == "idx" and len(ds) == 5
 
 
 def test_fashion_mnist_found_in_the_debian_location(tmp_path, monkeypatch):
     images, labels = _fashion_files(tmp_path / "usr-share")
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "usr-share",))
+    monkeypatch.setattr(data_images, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "usr-share",))
     train, test = data.load("fashion_mnist", "train"), data.load("fashion-mnist", "test")
     assert train.source == test.source == "idx" and (len(train), len(test)) == (20, 10)
     np.testing.assert_array_equal(train.raw[..., 0], images[:20])
@@ -323,7 +326,7 @@ def test_fashion_mnist_classes_by_name_and_index(tmp_path):
 
 
 def test_fashion_mnist_missing_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "nowhere",))
+    monkeypatch.setattr(data_images, "FASHION_MNIST_SYSTEM_DIRS", (tmp_path / "nowhere",))
     with pytest.raises(FileNotFoundError, match="nowhere"):
         data.load("fashion_mnist")
     with pytest.raises(FileNotFoundError, match="fashion_mnist"):
@@ -334,13 +337,13 @@ def test_fashion_mnist_missing_says_where_it_looked(tmp_path, monkeypatch):
 
 def test_fashion_mnist_through_tfds_mock_data(monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(data_images, "FASHION_MNIST_SYSTEM_DIRS", ())
     with tfds.testing.mock_data(num_examples=32):
         ds = data.load("fashion_mnist", "train", source="tfds")
         records = tfds.data_source("fashion_mnist", split="train")
         expected = np.stack([records[i]["image"] for i in range(32)])
         labels = [int(records[i]["label"]) for i in range(32)]
-        monkeypatch.setattr(data, "_reachable", lambda *a, **k: True)
+        monkeypatch.setattr(data_images, "reachable", lambda *a, **k: True)
         assert data.load("fashion_mnist", "test", limit=4).source == "tfds"  # auto, no files
     assert ds.source == "tfds" and len(ds) == 32
     np.testing.assert_array_equal(ds.raw, expected)
@@ -355,7 +358,7 @@ def test_sample_warns_and_is_balanced():
     with pytest.warns(data.SampleDataWarning, match="tensorflow-datasets") as record:
         train = data.load("mnist", "train", source="sample")
     assert data.DATA_DIR_ENV in str(record[0].message)
-    assert record[0].filename == __file__  # points at the caller, not at hybrid/data.py
+    assert record[0].filename == __file__  # points at the caller, not into hybrid.data
     test = quiet_load("mnist", "test", source="sample")
     assert (len(train), len(test)) == (1000, 250)
     assert np.bincount(train.y).tolist() == [100] * 10
@@ -372,7 +375,7 @@ def test_auto_falls_back_to_sample_offline():
 
 @needs_mnist
 def test_sample_is_real_mnist_from_the_offline_split():
-    with (resources.files("hybrid") / "datasets" / "mnist_sample.npz").open("rb") as fh:
+    with (resources.files("hybrid.data") / "mnist_sample.npz").open("rb") as fh:
         npz = dict(np.load(fh, allow_pickle=False))
     train_idx, test_idx = data.mnist_offline_split()
     assert np.isin(npz["index_train"], train_idx).all()
@@ -395,7 +398,7 @@ def test_iris_split_is_stratified_and_complete():
     assert np.bincount(test.y).tolist() == [10] * 3
     assert train.source == "package" and train.input_shape == (4,)
     rows = np.loadtxt(
-        resources.files("hybrid") / "datasets" / "iris.csv",
+        resources.files("hybrid.data") / "iris.csv",
         delimiter=",",
         skiprows=1,
         usecols=range(4),
@@ -681,6 +684,7 @@ def test_cli_summary(capsys):
     assert "virginica=10, setosa=10" in out and "standardised=yes" in out
 
 
+@pytest.mark.e2e
 def test_fashion_mnist_example_trains_and_writes_its_table_row(tmp_path):
     """The example end to end on tiny IDX files: one row (the classical control at L = 1, the
     cheapest model; every model's row is written by the same code), with what the docs table

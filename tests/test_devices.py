@@ -10,18 +10,23 @@ def test_shipped_profiles_name_their_gradient_method():
     assert found["lightning.qubit"].gradient == "adjoint"
 
 
-def test_auto_picks_the_first_available_and_says_so(capsys):
-    chosen = devices.get("auto")
-    first = next(d for d in devices.AUTO_ORDER if devices.is_available(d))
-    assert chosen.device == first
-    assert f"auto -> {first}" in capsys.readouterr().err
+def test_auto_means_one_thing_the_route_for_the_circuits_size():
+    for n in (4, devices.CPU_CROSSOVER):
+        assert devices.resolve("auto", n) == devices.Route(*devices.auto_route(n))
+    with pytest.raises(ValueError, match="resolve"):
+        devices.get("auto")
 
 
-def test_auto_falls_back_from_the_gpu_with_a_message(capsys):
+def test_auto_falls_back_from_the_gpu():
     if devices.is_available("lightning.gpu"):
         pytest.skip("a GPU is present: auto rightly picks lightning.gpu")
-    assert devices.get("auto").device != "lightning.gpu"
-    assert "lightning.gpu" in capsys.readouterr().err
+    assert devices.resolve("auto", 20).profile.device != "lightning.gpu"
+
+
+def test_a_named_device_that_cannot_run_here_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(devices, "unavailable_reason", lambda d: "ImportError: no such plugin")
+    with pytest.raises(ValueError, match="lightning.kokkos is not available here .ImportError"):
+        devices.resolve("lightning.kokkos", 4)
 
 
 @pytest.mark.skipif(not devices.is_available("lightning.gpu"), reason="no lightning.gpu here")
@@ -86,14 +91,13 @@ def test_auto_takes_jax_on_a_gpu_jax_sees_and_lightning_gpu_first(monkeypatch):
     assert devices.auto_route(20)[0].name == "lightning.gpu"
 
 
-def test_qnn_route_says_what_ran_and_why(monkeypatch, capsys):
+def test_resolve_says_what_runs_and_why(monkeypatch):
     _cpu_only(monkeypatch)
-    profile, why = devices.qnn_route("auto", 8)
-    assert profile.name == "jax"
-    assert f"auto -> jax ({why})" in capsys.readouterr().err
-    assert devices.qnn_route("lightning.qubit", 8) == (
-        devices.get("lightning.qubit"),
-        "profile lightning.qubit asked for",
+    route = devices.resolve("auto", 8)
+    assert route.profile.name == "jax" and "CPU" in route.reason
+    assert devices.resolve(route, 30) is route
+    assert devices.resolve("lightning.qubit", 8) == devices.Route(
+        devices.get("lightning.qubit"), "profile lightning.qubit asked for"
     )
 
 

@@ -18,8 +18,9 @@ from jax.extend import random as jax_random
 from scipy import special as scipy_special
 from scipy import stats as scipy_stats
 
-from hybrid import estimators as E
-from hybrid.estimators import Estimator
+from hybrid.ripe import estimators as E
+from hybrid.ripe import sampler
+from hybrid.ripe.estimators import Estimator
 
 GAMMA = 0.05
 N_PAIRS = 2000
@@ -104,7 +105,7 @@ def test_amplitude_estimation_sampler_matches_the_exact_distribution():
     cases = [(0.3, 7), (0.05, 40), (0.71, 64), (0.42, 300), (0.9, 3001)]
     n = 20000
     a, m = np.array(cases).T
-    samples = np.asarray(E.ae_samples(jax.random.key(3), a, m, n, window=32))
+    samples = np.asarray(sampler.ae_samples(jax.random.key(3), a, m, n, window=32))
     assert samples.shape == (len(cases), n)
     for (a_k, m_k), draws in zip(cases, samples, strict=True):
         values, cdf = _exact_ae_cdf(a_k, int(m_k))
@@ -183,7 +184,7 @@ MEDIAN_CASES = [
     (0.42, 3001, 9),
 ]
 N_MEDIAN = 40000
-MEDIAN = jax.jit(E.ae_median, static_argnums=(3, 4))
+MEDIAN = jax.jit(sampler.ae_median, static_argnums=(3, 4))
 HUGE_M = (0.2, 1e6, 17)  # too long to enumerate: checked by its spread
 
 
@@ -202,8 +203,8 @@ def _median_draws(q: int) -> dict:
 def test_ripe_median_sampler_matches_the_exact_median_law(a, m, q):
     """Chi-square of N_MEDIAN draws of the median index against its exact law (enumeration of
     all M outcomes, both phase branches): p > 1e-3 at fixed seeds (a correct sampler fails one
-    case with probability 1e-3). The tails beyond the mode, where the old mass split was off
-    (0.019 for 0.011 below the window on Fig. 7), are bins of the statistic."""
+    case with probability 1e-3). The tails beyond the mode are bins of the statistic, so mass
+    misplaced between the window and the tail CDF fails it."""
     draws = _median_draws(q)[(a, m, q)]
     counts = np.bincount(_folded_index(draws, m).astype(int), minlength=m // 2 + 1)
     law = _exact_median_law(a, m, q)
@@ -243,11 +244,12 @@ def test_literal_q_draws_then_median_agrees_with_the_exact_law_and_the_sampler(a
 
 def test_ripe_median_sampler_in_float32_at_large_m_near_an_integer_theta_m():
     """Training runs in float32, where a 784-input layer gives M ~ 8,000. There pi * theta M
-    is off by 2e-4, which once set the window's Fejer numerator (the likeliest outcome's
-    weight 0.40 in place of 1 here, theta M = 1479.99976 in float32, which sent 60 % of the
-    draws to the tail). The law, enumerated in float64 at that same theta M, must hold."""
+    is off by 2e-4, enough to spoil the window's Fejer numerator if it were computed from it
+    (theta M = 1479.99976 in float32 here, within 1e-3 of an integer, where the likeliest
+    outcome carries nearly all the mass). The law, enumerated in float64 at that same theta M,
+    must hold."""
     a32, m = np.float32(0.301426), 8000
-    tm = float(E._asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))  # as the sampler
+    tm = float(sampler.asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))  # as the sampler
     assert 1e-5 < abs(tm - round(tm)) < 1e-3  # the case this test is about
     draws = MEDIAN(jax.random.key(5), jnp.full(N_MEDIAN, a32), jnp.float32(m), 1, 2)
     assert draws.dtype == jnp.float32
@@ -267,7 +269,7 @@ def test_ripe_median_sampler_in_float32_matches_the_law_at_training_sizes(a, m, 
     40,000 draws against the law enumerated in float64 at the sampler's own float32 theta M,
     p > 1e-3."""
     a32 = np.float32(a)
-    tm = float(E._asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))
+    tm = float(sampler.asin_sqrt(jnp.float32(a32)) / jnp.pi * jnp.float32(m))
     draws = MEDIAN(jax.random.key(6), jnp.full(N_MEDIAN, a32), jnp.float32(m), q, 2)
     law = _exact_median_law(math.sin(math.pi * tm / m) ** 2, m, q)
     counts = np.bincount(_folded_index(draws, m).astype(int), minlength=m // 2 + 1)
@@ -275,12 +277,12 @@ def test_ripe_median_sampler_in_float32_matches_the_law_at_training_sizes(a, m, 
     assert _chi_square_p(counts, law) > 1e-3
 
 
-FOLDED_CDF = jax.jit(E._folded_cdf)
+FOLDED_CDF = jax.jit(sampler.folded_cdf)
 
 
 @pytest.mark.parametrize(("a", "m"), [(0.1936, 38), (0.01, 200), (0.3, 1000), (0.97, 77)])
 def test_tail_cdf_is_exact_to_its_stated_error(a, m):
-    """``_folded_cdf`` (trigamma poles + midpoint remainder) against enumeration: error below
+    """``folded_cdf`` (trigamma poles + midpoint remainder) against enumeration: error below
     0.02/M^3 plus 1e-8 of the mass summed (midpoint rule and trigamma series, as stated in
     ``ae_median``)."""
     law = np.cumsum(_exact_median_law(a, m, 1))
@@ -300,13 +302,13 @@ def test_window_fejer_weight_polynomial_is_within_its_stated_error():
     fit within 2e-9 on [0, pi/2], the weight within 3e-9 relative on all of (-pi, pi), and the
     limit 1 where the numerator sin^2 vanishes with the denominator."""
     w = np.linspace(1e-2, np.pi / 2, 100001)  # below, the reference itself cancels
-    fit = np.asarray(E._csc2_smooth(jnp.asarray(w * w)))
+    fit = np.asarray(sampler.csc2_smooth(jnp.asarray(w * w)))
     assert np.max(np.abs(fit - (1 / np.sin(w) ** 2 - 1 / w**2))) < 2e-9
     z = np.linspace(-np.pi, np.pi, 200001)[1:-1]
     z = z[np.abs(z) > 1e-9]
-    got = np.asarray(E._fejer_weight(jnp.ones_like(jnp.asarray(z)), jnp.asarray(z)))
+    got = np.asarray(sampler.fejer_weight(jnp.ones_like(jnp.asarray(z)), jnp.asarray(z)))
     assert np.max(np.abs(got * np.sin(z) ** 2 - 1)) < 3e-9
-    limit = E._fejer_weight(jnp.asarray([0.0, 0.0, 0.0]), jnp.asarray([0.0, np.pi, -np.pi]))
+    limit = sampler.fejer_weight(jnp.asarray([0.0, 0.0, 0.0]), jnp.asarray([0.0, np.pi, -np.pi]))
     assert np.allclose(np.asarray(limit), 1.0)
 
 
@@ -316,15 +318,15 @@ def test_sampler_sine_and_arcsine_series_reach_their_dtype_precision():
     [-pi/2, pi/2]; in float32 within 3e-7 of the float64 values at the same inputs."""
     a = np.linspace(0.0, 1.0, 200001)
     reference = np.arctan2(np.sqrt(a), np.sqrt(1 - a))
-    assert np.max(np.abs(np.asarray(E._asin_sqrt(jnp.asarray(a))) - reference)) < 1e-15
+    assert np.max(np.abs(np.asarray(sampler.asin_sqrt(jnp.asarray(a))) - reference)) < 1e-15
     a32 = a.astype(np.float32)
-    got = np.asarray(E._asin_sqrt(jnp.asarray(a32)), dtype=float)
+    got = np.asarray(sampler.asin_sqrt(jnp.asarray(a32)), dtype=float)
     a64 = a32.astype(float)
     assert np.max(np.abs(got - np.arctan2(np.sqrt(a64), np.sqrt(1 - a64)))) < 3e-7
     x = np.linspace(-np.pi / 2, np.pi / 2, 200001)
-    assert np.max(np.abs(np.asarray(E._sin(jnp.asarray(x))) - np.sin(x))) < 1e-15
+    assert np.max(np.abs(np.asarray(sampler.sin_series(jnp.asarray(x))) - np.sin(x))) < 1e-15
     x32 = x.astype(np.float32)
-    got = np.asarray(E._sin(jnp.asarray(x32)), dtype=float)
+    got = np.asarray(sampler.sin_series(jnp.asarray(x32)), dtype=float)
     assert np.max(np.abs(got - np.sin(x32.astype(float)))) < 3e-7
 
 
@@ -334,12 +336,12 @@ def test_sampler_threefry_is_jax_threefry_and_its_uniforms_are_uniform():
     Kolmogorov-Smirnov test (p > 1e-3)."""
     key = jnp.asarray([0x12345678, 0x9ABCDEF0], jnp.uint32)
     low = jnp.arange(1000, dtype=jnp.uint32)
-    ours = jnp.concatenate(E._threefry2x32(key[0], key[1], low, low + 1000))
+    ours = jnp.concatenate(sampler.threefry2x32(key[0], key[1], low, low + 1000))
     np.testing.assert_array_equal(
         ours, jax_random.threefry_2x32(key, jnp.arange(2000, dtype=jnp.uint32))
     )
     for dtype in (jnp.float32, jnp.float64):
-        u = np.asarray(E._uniform(jax.random.key(0), 100001, dtype))
+        u = np.asarray(sampler.uniform(jax.random.key(0), 100001, dtype))
         assert u.dtype == dtype and u.min() >= 0 and u.max() < 1
         assert scipy_stats.kstest(u, "uniform").pvalue > 1e-3
 
@@ -347,20 +349,26 @@ def test_sampler_threefry_is_jax_threefry_and_its_uniforms_are_uniform():
 def test_ripe_median_of_a_zero_uniform_is_the_lowest_outcome(monkeypatch):
     """By hand: u = 0 gives B = G^{-1}(0) = 0 for q = 1, so i* = min{i : F(i) >= 0} = 0 and the
     estimate is sin^2(0) = 0 whatever a and M, the window at 0 (a ~ 0) or above it (a = 0.3)."""
-    monkeypatch.setattr(E, "_uniform", lambda key, n, dtype: jnp.zeros(n, dtype))
+    monkeypatch.setattr(sampler, "uniform", lambda key, n, dtype: jnp.zeros(n, dtype))
     a = jnp.asarray([0.0, 1e-4, 0.3, 0.97], jnp.float32)
     m = jnp.asarray([38.0, 38.0, 38.0, 50.0], jnp.float32)
-    np.testing.assert_array_equal(E.ae_median(jax.random.key(0), a, m, 1), 0.0)
+    np.testing.assert_array_equal(sampler.ae_median(jax.random.key(0), a, m, 1), 0.0)
+
+
+def test_sampler_names_stay_importable_from_the_estimators():
+    """Docs name ``hybrid.estimators.ae_median`` and its kin: the sampler's own objects."""
+    for name in ("ae_median", "ae_samples", "ae_median_law", "median_quantile"):
+        assert getattr(E, name) is getattr(sampler, name)
 
 
 @pytest.mark.parametrize("q", [3, 17, 25])
 def test_median_quantile_table_inverts_the_median_cdf(q):
     """B = G^{-1}(u) from the logit table: G(B) within 3e-7 of u on a dense grid of u, tails
-    included (G evaluated by the exact polynomial ``_median_cdf``, float64)."""
+    included (G evaluated by the exact polynomial ``median_cdf``, float64)."""
     u = np.concatenate([np.logspace(-15, -1, 2000), np.linspace(0.1, 0.9, 4001)])
     u = np.concatenate([u, 1 - u])
-    b = E.median_quantile(jnp.asarray(u), q)
-    assert np.max(np.abs(np.asarray(E._median_cdf(b, q)) - u)) < 3e-7
+    b = sampler.median_quantile(jnp.asarray(u), q)
+    assert np.max(np.abs(np.asarray(sampler.median_cdf(b, q)) - u)) < 3e-7
 
 
 def test_ripe_median_at_huge_m_has_the_guaranteed_spread():

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from hybrid.export import (
+from hybrid.deploy.runs import (
     RECORD_KEY,
     RunFormatError,
     atomic_write,

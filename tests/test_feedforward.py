@@ -10,10 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import cli, data, feedforward
-from hybrid.classifier import NumpyClassifier
-from hybrid.estimators import Estimator
-from hybrid.inner_product import CircuitInnerProducts
+from hybrid import cli, data, training
+from hybrid.deploy.classifier import NumpyClassifier
+from hybrid.ripe import feedforward
+from hybrid.ripe.estimators import Estimator
+from hybrid.ripe.inner_product import CircuitInnerProducts
+from hybrid.training import TrainConfig
 
 EXACT = feedforward.estimator_products(Estimator())
 # Compiled once per (products, net): eager JAX dispatch is what makes small tests slow.
@@ -206,7 +208,9 @@ def iris():
 def test_training_export_and_numpy_classifier_agree(iris, tmp_path):
     train, test = iris
     net = feedforward.NetConfig((4, 10, 3))
-    config = feedforward.TrainConfig(steps=300, batch=10, lr=0.07, eval_every=150)
+    config = TrainConfig(
+        optimizer="sgd", steps=300, batch_size=10, learning_rate=0.07, eval_every=150
+    )
     params, history = feedforward.train(
         train.x,
         train.y,
@@ -237,7 +241,7 @@ def test_circuit_mode_trains_through_qnodes(iris):
     """Analytic circuits reproduce exact-inner-product training step for step."""
     train, test = iris
     net = feedforward.NetConfig((4, 3, 3))
-    config = feedforward.TrainConfig(steps=40, batch=4, lr=0.2, eval_every=20)
+    config = TrainConfig(optimizer="sgd", steps=40, batch_size=4, learning_rate=0.2, eval_every=20)
     ips = CircuitInnerProducts("default.qubit")
     p_circ, h_circ = feedforward.train(
         train.x, train.y, test.x, test.y, net=net, config=config, circuit=ips, verbose=False
@@ -253,27 +257,17 @@ def test_circuit_mode_trains_through_qnodes(iris):
     assert loss[-10:].mean() < loss[:10].mean()
 
 
-def test_cli_trains_and_exports(tmp_path):
+def ripe_cli(argv: list[str], capsys) -> dict:
+    """Run ``hybrid train ripe ARGV`` through the parser and its handler; its printed summary."""
+    args = cli.parser().parse_args(["train", "ripe", *argv])
+    assert cli.handler(args)(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_trains_and_exports(tmp_path, capsys):
     out = tmp_path / "run"
-    args = cli.parser().parse_args(
-        [
-            "train",
-            "ripe",
-            "--dataset",
-            "iris",
-            "--estimator",
-            "gaussian",
-            "--eps",
-            "0.3",
-            "--steps",
-            "20",
-            "--eval-every",
-            "10",
-            "--out",
-            str(out),
-        ]
-    )
-    result = feedforward.run(args)
+    argv = ["--dataset", "iris", "--estimator", "gaussian", "--eps", "0.3", "--steps", "20"]
+    result = ripe_cli([*argv, "--eval-every", "10", "--out", str(out)], capsys)
     assert {"test_acc", "R_a", "R_delta", "R_W", "storage_ratio_max", "cost_total"} <= set(result)
     assert result["cost_total"] > 0
     clf = NumpyClassifier.load(out)
@@ -282,16 +276,20 @@ def test_cli_trains_and_exports(tmp_path):
     assert len(metrics["history"]["step"]["loss"]) == 20
     # The same directory is another run's now: refused before any work, files untouched.
     before = {f.name: f.read_bytes() for f in out.iterdir()}
-    again = cli.parser().parse_args(["train", "ripe", "--steps", "10", "--out", str(out)])
     with pytest.raises(ValueError, match="already holds a run"):
-        feedforward.run(again)
+        ripe_cli(["--steps", "10", "--out", str(out)], capsys)
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
-    replaced = cli.parser().parse_args(
-        ["train", "ripe", "--steps", "10", "--eval-every", "5", "--out", str(out), "--overwrite"]
-    )
-    feedforward.run(replaced)
+    ripe_cli(["--steps", "10", "--eval-every", "5", "--out", str(out), "--overwrite"], capsys)
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]["step"]["loss"]) == 10
+
+
+def test_the_network_takes_the_papers_sgd_steps():
+    with pytest.raises(ValueError, match="counts iterations"):
+        feedforward.check_config(TrainConfig(epochs=3, optimizer="sgd"))
+    with pytest.raises(ValueError, match="plain SGD"):
+        feedforward.check_config(TrainConfig(steps=3, optimizer="adam"))
+    feedforward.check_config(feedforward.PAPER)
 
 
 def test_bad_configurations():
@@ -302,13 +300,13 @@ def test_bad_configurations():
     with pytest.raises(ValueError, match="sizes"):
         feedforward.NetConfig(sizes=(4,))
     with pytest.raises(ValueError, match="positive"):
-        feedforward.TrainConfig(steps=0)
+        TrainConfig(steps=0)
     with pytest.raises(ValueError, match="features"):
         feedforward.train(
             np.ones((5, 3)),
             np.zeros(5, int),
             net=feedforward.NetConfig(),
-            config=feedforward.TrainConfig(steps=1),
+            config=TrainConfig(optimizer="sgd", steps=1),
             verbose=False,
         )
 
@@ -318,11 +316,13 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(iris, tmp_path, mon
     run ends (same batches, keys and R terms); another setup is refused."""
     train, test = iris
     net = feedforward.NetConfig((4, 10, 3))
-    config = feedforward.TrainConfig(steps=60, batch=10, lr=0.07, eval_every=20)
+    config = TrainConfig(
+        optimizer="sgd", steps=60, batch_size=10, learning_rate=0.07, eval_every=20
+    )
     kwargs = dict(net=net, config=config, estimator=Estimator("ripe", 0.3), verbose=False)
     full, full_history = feedforward.train(train.x, train.y, test.x, test.y, **kwargs)
 
-    save = feedforward.save_checkpoint
+    save = training.save_checkpoint
     calls = []
 
     def save_then_stop(*args):
@@ -330,10 +330,10 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(iris, tmp_path, mon
             raise KeyboardInterrupt
         calls.append(save(*args))
 
-    monkeypatch.setattr(feedforward, "save_checkpoint", save_then_stop)
+    monkeypatch.setattr(training, "save_checkpoint", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         feedforward.train(train.x, train.y, test.x, test.y, run_dir=tmp_path, **kwargs)
-    monkeypatch.setattr(feedforward, "save_checkpoint", save)
+    monkeypatch.setattr(training, "save_checkpoint", save)
     assert len(json.loads((tmp_path / "metrics.json").read_text())["history"]["evals"]) == 1
 
     resumed, history = feedforward.train(
@@ -346,7 +346,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(iris, tmp_path, mon
     assert history.step == full_history.step and history.evals == full_history.evals
     assert len(history.step["loss"]) == 60
 
-    with pytest.raises(ValueError, match="another setup"):
+    with pytest.raises(ValueError, match="another run"):
         feedforward.train(
             train.x, train.y, run_dir=tmp_path, resume=True, **{**kwargs, "estimator": Estimator()}
         )

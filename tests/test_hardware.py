@@ -16,7 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import cli, devices, hardware, inner_product, qnn, qsvt, quantum_train, resources
+from hybrid import cli, devices, quantum_train, reports
+from hybrid.devices import resources
+from hybrid.ntk import qsvt
+from hybrid.quantum_train import qnn
+from hybrid.ripe import inner_product
 
 SHOTS = 4000
 PLUGINS = {"qiskit.aer": "pennylane_qiskit", "braket.local.qubit": "braket.pennylane_plugin"}
@@ -172,7 +176,7 @@ def test_retries_back_off_then_succeed_or_raise():
 
 def test_resources_use_the_backends_native_gates():
     pytest.importorskip("qiskit_ibm_runtime")
-    noisy = hardware.report("iris-qt", "qiskit.aer-noisy")
+    noisy = reports.report("iris-qt", "qiskit.aer-noisy")
     native = set(devices.fake_backend("FakeKolkataV2").operation_names)
     assert set(noisy["circuit"]["gate_types"]) <= native
     assert noisy["circuit"]["two_qubit_gates"] >= 2 * 9  # at least the ring's CNOTs

@@ -7,7 +7,13 @@ import importlib.util
 import numpy as np
 import pytest
 
-from hybrid.inner_product import CircuitInnerProducts, encode, inner_products, n_qubits, validate
+from hybrid.ripe.inner_product import (
+    CircuitInnerProducts,
+    encode,
+    inner_products,
+    n_qubits,
+    validate,
+)
 
 HAS_LIGHTNING = importlib.util.find_spec("pennylane_lightning") is not None
 

@@ -62,7 +62,7 @@ def test_routes_through_pennylanes_jax_interface_refuse_a_jax_without_concrete_o
 ):
     """The H200 image with is_concrete restored still lacks concrete_or_error: the parameter-shift
     route says so in one line instead of failing deep inside PennyLane; the others still build."""
-    from hybrid import qnn
+    from hybrid.quantum_train import qnn
 
     monkeypatch.setattr(jax, "__version__", "0.11.2")
     monkeypatch.setattr(jax.core, "__getattr__", _removed)

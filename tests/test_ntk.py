@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from hybrid import cli, ntk, ntk_numpy, ntk_study, qsvt, sparsify
-from hybrid.estimators import Estimator
+from hybrid import cli, ntk
+from hybrid.deploy import ntk_numpy
+from hybrid.ntk import classifier, oracle, qsvt, selection, sparsify
+from hybrid.ntk import study as ntk_study
+from hybrid.ripe.estimators import Estimator
 
 
 def _unit_points(n=5, d=8, seed=0):
@@ -159,8 +162,8 @@ def test_fc_kernels_match_neural_tangents(name):
         nt_nngp, nt_ntk = data[f"{name}/nngp"][i], data[f"{name}/ntk"][i]
         nngp, theta = ntk.fc_kernel(x, None, cfg)
         numpy_nngp, numpy_ntk = ntk_numpy.fc_kernels(x @ x.T, sq, sq, cfg.recipe(x.shape[1]))
-        for ours, oracle in ((nngp, nt_nngp), (theta, nt_ntk), (numpy_nngp, nt_nngp)):
-            np.testing.assert_allclose(ours[off], oracle[off], rtol=1e-12, atol=0)
+        for ours, expected in ((nngp, nt_nngp), (theta, nt_ntk), (numpy_nngp, nt_nngp)):
+            np.testing.assert_allclose(ours[off], expected[off], rtol=1e-12, atol=0)
         np.testing.assert_allclose(numpy_ntk[off], nt_ntk[off], rtol=1e-12, atol=0)
         np.testing.assert_allclose(np.diag(theta), np.diag(nt_ntk), rtol=1e-8, atol=0)
         np.testing.assert_allclose(np.diag(nngp), np.diag(nt_nngp), rtol=1e-8, atol=0)
@@ -206,7 +209,7 @@ def _relative_error(width, x, cfg, seeds=(0, 1)):
 
 def test_empirical_ntk_converges_to_analytic_with_width():
     """Finite-width fluctuations shrink like 1/sqrt(width): mean relative Frobenius error over
-    two initialisations, depth 2 normalised-erf net on 6 unit vectors in d = 16. Measured here:
+    two initialisations, depth 2 normalised-erf net on 6 unit vectors in d = 16. Typical values:
     about 0.17 at width 64 and 0.05 at width 1024. Asserted: below 0.10 at width 1024 and at
     least 2x smaller than at width 64 (1/sqrt scaling predicts 4x)."""
     x = _unit_points(6, 16, seed=2)
@@ -263,7 +266,7 @@ def test_kernel_classifier_numpy_matches_jax(approx):
     """The exported recipe, evaluated by the NumPy evaluator, reproduces the JAX scores."""
     x, y01 = _toy_problem()
     cfg = ntk.FCKernel(depth=5)
-    fitted = ntk_study.fit_kernel_classifier(x[:16], 2.0 * y01[:16] - 1, cfg, approx)
+    fitted = classifier.fit_kernel_classifier(x[:16], 2.0 * y01[:16] - 1, cfg, approx)
     spec = {"kernel": fitted["kernel"]}
     arrays = {"x_train": x[:16], "alpha": fitted["alpha"]}
     scores = ntk_numpy.kernel_scores(spec, arrays, x[16:] * 3.0)  # unit-normalised inside
@@ -276,8 +279,8 @@ def test_kernel_classifier_numpy_matches_jax(approx):
 
 def test_exported_kernel_run_predicts_without_jax(tmp_path, offline_mnist):
     """hybrid ntk train's export, loaded by the NumPy classifier (EVALUATORS["kernel"]) in a
-    process where importing jax, pennylane, optax or scipy fails: same accuracy as at export."""
-    spec = ntk_study.train_and_export(tmp_path / "run", n=32, source="idx", test_size=64)
+    process where importing jax, pennylane, optax or scipy fails: same accuracy as at runs."""
+    spec = classifier.train_and_export(tmp_path / "run", n=32, source="idx", test_size=64)
     assert spec["kind"] == "kernel" and spec["metrics"]["test_accuracy"] > 0.7
     script = textwrap.dedent(
         f"""
@@ -287,7 +290,8 @@ def test_exported_kernel_run_predicts_without_jax(tmp_path, offline_mnist):
                 if name.split(".")[0] in ("jax", "jaxlib", "pennylane", "optax", "scipy"):
                     raise ImportError("blocked: " + name)
         sys.meta_path.insert(0, Block())
-        from hybrid import classifier, data
+        from hybrid.deploy import classifier
+        from hybrid import data
         model = classifier.NumpyClassifier.load({str(tmp_path / "run")!r})
         test = data.load("mnist", "test", source="idx", classes=(8, 9))
         print(model.score(test.raw[:64], test.y[:64]))
@@ -303,19 +307,18 @@ def test_exported_kernel_run_predicts_without_jax(tmp_path, offline_mnist):
 def test_exported_iris_kernel_run_matches_the_in_memory_model(tmp_path):
     """Iris is standardised per feature by the data set and once more (scalar) by the NTK
     pipeline: the exported preprocessing composes both, so the NumPy classifier's scores on raw
-    test flowers equal the in-memory model's (they scored 0.5 when only feature 0's statistics
-    were exported)."""
-    from hybrid import export
-    from hybrid.classifier import NumpyClassifier
+    test flowers equal the in-memory model's, which needs every feature's statistics exported."""
+    from hybrid.deploy import runs
+    from hybrid.deploy.classifier import NumpyClassifier
 
     n = 40
-    spec = ntk_study.train_and_export(tmp_path, n=n, dataset="iris", classes=(1, 2))
+    spec = classifier.train_and_export(tmp_path, n=n, dataset="iris", classes=(1, 2))
     cfg = ntk_study.StudyConfig(dataset="iris", classes=(1, 2))
     _, x_all, y_all = ntk_study.load_split(cfg, "train")
     test, x_te, y_te = ntk_study.load_split(cfg, "test")
-    idx = ntk_study.balanced_indices(y_all, n, np.random.default_rng([0, n]))
-    (x_tr, x_te), _, _ = ntk_study.standardize(x_all[idx], x_te)
-    _, arrays = export.load_run(tmp_path)
+    idx = selection.balanced_indices(y_all, n, np.random.default_rng([0, n]))
+    (x_tr, x_te), _, _ = selection.standardize(x_all[idx], x_te)
+    _, arrays = runs.load_run(tmp_path)
     np.testing.assert_allclose(arrays["x_train"], x_tr)
     _, k = ntk.fc_kernel(x_te, x_tr, ntk.FCKernel(depth=spec["kernel"]["recipe"]["depth"]))
     in_memory = k @ arrays["alpha"] - spec["kernel"]["threshold"]
@@ -451,17 +454,34 @@ def test_study_config_options_default_to_the_reference():
         ntk_study.StudyConfig(statistics="mean")
 
 
+def test_study_config_fills_the_defaults_of_its_architecture():
+    """The finite network's set-up and the classes follow ``arch`` (fc: 8 vs 9, 5 trials, 100
+    epochs, lr 4.0; cnn: 1 vs 0, 1 trial, 20 epochs, lr 1.0), from Python as from the command
+    line; values given explicitly win."""
+
+    def chosen(cfg):
+        return cfg.classes, cfg.finite_trials, cfg.finite_epochs, cfg.finite_lr
+
+    assert chosen(ntk_study.StudyConfig(arch="fc")) == ((8, 9), 5, 100, 4.0)
+    assert chosen(ntk_study.StudyConfig(arch="cnn")) == ((1, 0), 1, 20, 1.0)
+    assert ntk_study.StudyConfig() == ntk_study.StudyConfig(arch="fc")
+    given = {"classes": (3, 5), "finite_trials": 2, "finite_epochs": 7, "finite_lr": 0.25}
+    assert chosen(ntk_study.StudyConfig(arch="cnn", **given)) == ((3, 5), 2, 7, 0.25)
+    with pytest.raises(ValueError, match="arch"):
+        ntk_study.StudyConfig(arch="rnn")
+
+
 def test_cnn_thresholds_come_from_two_sets():
     """As the reference: k_thresh from an n = 16 set of its own, the class percentiles from the
     study's first n = 16 training set (drawn first from rng [seed, 16, 0], as ``study`` does);
     "one_set" uses the first set for both. Each set is balanced, 8 per class."""
     y = np.repeat([1, 0], 50)
-    k_set, p_set = ntk_study.cnn_threshold_sets(y, 0, "two_sets")
-    first_trial = ntk_study.balanced_indices(y, 16, np.random.default_rng([0, 16, 0]))
+    k_set, p_set = oracle.cnn_threshold_sets(y, 0, "two_sets")
+    first_trial = selection.balanced_indices(y, 16, np.random.default_rng([0, 16, 0]))
     np.testing.assert_array_equal(p_set, first_trial)
     assert set(k_set) != set(p_set)
     assert np.sum(y[k_set]) == np.sum(y[p_set]) == 8
-    one, same = ntk_study.cnn_threshold_sets(y, 0, "one_set")
+    one, same = oracle.cnn_threshold_sets(y, 0, "one_set")
     np.testing.assert_array_equal(one, k_set)
     np.testing.assert_array_equal(same, k_set)
 
@@ -494,11 +514,11 @@ def test_finite_cnn_ntk_approaches_the_infinite_one():
     eight MNIST digits (tests/fixtures/nt_myrtle.npz) against the empirical NTK of
     ``myrtle_network(3, width, width)`` over four initialisations. Deep ReLU networks at
     finite width fluctuate multiplicatively, with a variance growing like depth / width (the
-    whole kernel's scale varies between seeds), so single seeds are noisy. Measured here
+    whole kernel's scale varies between seeds), so single seeds are noisy. Typical values
     (relative Frobenius error, median of 4 seeds; docs/results/ntk/cnn_oracle.json): 0.59 at
     width 8, 0.23 at width 256; error of the 4-seed mean 0.45 and 0.11. Asserted: median at
     256 below 0.35 and below 0.6x that at width 8; the 4-seed mean at 256 below 0.2."""
-    report = ntk_study.cnn_oracle(FIXTURES / "nt_myrtle.npz", (8, 256), (0, 1, 2, 3), log=None)
+    report = oracle.cnn_oracle(FIXTURES / "nt_myrtle.npz", (8, 256), (0, 1, 2, 3), log=None)
     narrow, wide = report["widths"]
     assert wide["relative_error_median"] < 0.35
     assert wide["relative_error_median"] < 0.6 * narrow["relative_error_median"]
@@ -576,8 +596,8 @@ def test_cli_qsvt_writes_its_report(tmp_path, offline_mnist):
     (entry,) = run["results"]
     cfg = ntk_study.StudyConfig(classes=(9, 8), source="idx")
     _, x_all, y_all = ntk_study.load_split(cfg, "train")
-    idx = ntk_study.balanced_indices(y_all, 4, np.random.default_rng([0, 4]))
-    (x,), _, _ = ntk_study.standardize(x_all[idx])
+    idx = selection.balanced_indices(y_all, 4, np.random.default_rng([0, 4]))
+    (x,), _, _ = selection.standardize(x_all[idx])
     mu = ntk.coefficient_of_nonlinearity()
     assert entry["depth"] == ntk.depth_for(4, ntk.min_separation(x), mu)
     assert "skipped" not in entry and entry["circuit_depth"] > 0

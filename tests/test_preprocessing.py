@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from hybrid import preprocessing
+from hybrid.deploy import preprocessing
 
 
 def test_scale_mean_std_per_feature():
@@ -129,7 +129,7 @@ def test_bad_specs(spec, match):
 
 def test_imports_numpy_only():
     code = (
-        "import sys; import hybrid.preprocessing; "
+        "import sys; import hybrid.deploy.preprocessing; "
         "bad = [m for m in ('jax', 'pennylane', 'tensorflow_datasets') if m in sys.modules]; "
         "assert not bad, bad"
     )

@@ -6,8 +6,9 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-from hybrid import devices, qnn
-from hybrid.ansatz import Ansatz
+from hybrid import devices
+from hybrid.quantum_train import qnn
+from hybrid.quantum_train.ansatz import Ansatz
 
 N, L = 7, 3
 

@@ -5,13 +5,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import architecture, qnn, quantum_train, training
+from hybrid import quantum_train, training
+from hybrid.deploy import architecture
 from hybrid.quantum_train import (
     Classical,
     QuantumTrain,
     RandomFeatureControl,
     basis_bits,
     load,
+    qnn,
     run,
 )
 
@@ -66,8 +68,8 @@ def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(
         return lambda mapping, x: jnp.sum(jnp.sin(f(mapping, x)))
 
     expected, expected_grads = whole(params["mapping"], x), jax.grad(loss(whole), (0, 1))
-    monkeypatch.setattr(quantum_train, "MAPPING_ROWS", rows)
-    monkeypatch.setattr(quantum_train, "MAPPING_CHUNKS", chunks)
+    monkeypatch.setattr(quantum_train.model, "MAPPING_ROWS", rows)
+    monkeypatch.setattr(quantum_train.model, "MAPPING_CHUNKS", chunks)
     chunk = max(rows, -(-model.n_weights // chunks))
     assert model.n_weights % chunk and model.n_weights > 2 * chunk  # the last chunk is short
     np.testing.assert_allclose(model.mapped(params["mapping"], x), expected, rtol=1e-12)
@@ -155,7 +157,7 @@ def test_run_records_ansatz_control_and_losses(tmp_path, control):
         layers=architecture.mlp([4], 3),
         ansatz="u3-cu3",
         mapping_hidden=(4,),
-        control=control,
+        models=("control" if control else "quantum-train",),
         config=training.TrainConfig(epochs=1, batch_size=16),
         progress=False,
     )

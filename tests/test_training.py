@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from hybrid import architecture, training
+from hybrid import training
+from hybrid.deploy import architecture
 from hybrid.quantum_train import Classical, QuantumTrain
 
 

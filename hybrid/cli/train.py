@@ -1,0 +1,83 @@
+"""Handlers of ``hybrid train``: each turns the parsed options into typed configurations and
+calls the library, which never sees an ``argparse.Namespace``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hybrid.training import TrainConfig
+
+
+def train_config(args: argparse.Namespace, **fixed) -> TrainConfig:
+    """The one ``TrainConfig`` from the options every ``hybrid train`` command spells alike."""
+    options = {
+        "epochs": getattr(args, "epochs", None),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "optimizer": getattr(args, "optimizer", None),
+        "schedule": getattr(args, "schedule", None),
+        "seed": args.seed,
+        "eval_every": getattr(args, "eval_every", None),
+    }
+    given = {k: v for k, v in options.items() if v is not None}
+    return TrainConfig(**(given | fixed))
+
+
+def quantum_train(args: argparse.Namespace) -> int:
+    from hybrid import quantum_train
+    from hybrid.deploy import architecture
+
+    if args.classical:
+        models = ("classical",)
+    else:
+        models = ("control" if args.control else "quantum-train",)
+        models += ("classical",) if args.baseline else ()
+    report = quantum_train.run(
+        args.dataset,
+        args.out,
+        models=models,
+        layers=architecture.parse(args.layers) if args.layers else None,
+        depth=args.qnn_depth,
+        ansatz=args.ansatz,
+        mapping_hidden=tuple(args.mapping_hidden),
+        device=args.device,
+        config=train_config(args),
+        source=args.source,
+        limit=args.limit,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def ripe(args: argparse.Namespace) -> int:
+    from hybrid.ripe import feedforward
+    from hybrid.ripe.estimators import Estimator
+
+    circuit = args.estimator == "circuit"
+    estimator = None
+    if not circuit:
+        estimator = Estimator(
+            args.estimator, eps=args.eps, gamma=args.gamma, shots=args.shots, norms=args.norms
+        )
+    result = feedforward.run(
+        args.dataset,
+        args.out,
+        hidden=tuple(args.hidden),
+        loss=args.loss,
+        init=args.init,
+        rank=args.rank,
+        config=train_config(args, optimizer="sgd", schedule="constant"),
+        estimator=estimator,
+        device=args.device if circuit else None,
+        shots=args.shots if circuit else None,
+        source=args.source,
+        limit=args.limit,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,404 @@
+"""The Quantum-Train QNN: L blocks of an ansatz (``hybrid.quantum_train.ansatz``), read out as
+2^n probabilities.
+
+``probabilities(n_qubits, depth, profile, ansatz)`` returns a JAX function ``angles -> p (2^n,)``
+(angles of shape ``ansatz.shape(n, L)``) that ``jax.grad`` and ``jax.jit`` go through, with the
+gradient method the profile names:
+
+- ``backprop`` (default.qubit): a one-block QNode (state in, state out) scanned over the blocks,
+  so XLA compiles one block instead of L unrolled ones: compile time does not grow with L, and
+  the run time is the same.
+- ``reversible`` (profile ``jax``): our own JAX state vector of the ansatz's gates (their matrices
+  from PennyLane, so any ansatz runs) with a reversible adjoint: the backward pass un-computes the
+  states with the inverse gates, so gradient memory is a few states whatever L is (backprop keeps
+  the states inside every block, more than a GPU holds at the largest sizes;
+  ``benchmarks/bench_quantum_train.py --memory`` compares them). CPU or GPU, whatever JAX runs on.
+- ``adjoint`` (lightning.*): lightning's adjoint method refuses ``qml.probs``, so the VJP of
+  p(theta) against a cotangent g is taken as the gradient of <psi(theta)|diag(g)|psi(theta)>, one
+  expectation value that the adjoint method differentiates in a single backward pass (DESIGN.md).
+  Gates of several angles (U3, CRot) are decomposed into one-angle gates first; the chain rule
+  back to the ansatz angles runs in JAX.
+- ``parameter-shift`` / ``spsa`` (any device, shots allowed): a PennyLane QNode with that
+  ``diff_method``; the route for hardware plugins.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pennylane as qml
+import scipy.sparse as sp
+from jax import lax
+
+import hybrid.quantum_train.ansatz as ansatze
+from hybrid import devices, jaxcheck
+from hybrid.devices import Profile
+from hybrid.quantum_train.ansatz import Ansatz
+
+ProbsFn = Callable[[jax.Array], jax.Array]
+# From IN_PLACE_QUBITS on, on a CPU, the reversible gradient is lean: its backward pass updates the
+# states in place, in chunks of 2^CHUNK_QUBITS amplitudes, and recomputes the final state instead
+# of keeping it. That holds fewer states but is slower, since whole-state passes are what XLA
+# spreads over the cores; below the threshold a state is small enough that speed wins. The
+# threshold trades memory for time: ``benchmarks/bench_quantum_train.py --qnn-only --profiles
+# jax@whole jax@in-place`` times both, and with ``--memory`` measures their peaks
+# (docs/quantum_train.md).
+IN_PLACE_QUBITS = 20
+CHUNK_QUBITS = 14
+
+
+def n_angles(n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot") -> int:
+    rows, cols = ansatze.get(ansatz).shape(n_qubits, depth)
+    return rows * cols
+
+
+def tape(
+    n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot", seed: int = 0
+) -> qml.tape.QuantumScript:
+    """The QNN circuit with random angles, measuring all probabilities (resource reports)."""
+    spec = ansatze.get(ansatz)
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi, spec.shape(n_qubits, depth))
+    ops = qml.tape.make_qscript(spec.circuit)(angles, list(range(n_qubits))).operations
+    return qml.tape.QuantumScript(ops, [qml.probs(wires=range(n_qubits))])
+
+
+def _float():
+    return jnp.result_type(float)
+
+
+def _backprop(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
+    wires = list(range(n_qubits))
+    qnode_block = qml.QNode(
+        lambda state, angles: (
+            qml.StatePrep(state, wires=wires, validate_norm=False),
+            ansatz.block(angles, wires),
+            qml.state(),
+        )[-1],
+        devices.make(profile, n_qubits),
+        interface="jax",
+        diff_method="backprop",
+    )
+
+    def probs(angles):
+        # complex64 for float32 angles, complex128 for float64: explicit, nothing truncated
+        start = jnp.zeros(2**n_qubits, jnp.result_type(angles.dtype, jnp.complex64)).at[0].set(1)
+        state, _ = jax.lax.scan(lambda s, a: (qnode_block(s, a), None), start, angles)
+        return jnp.abs(state) ** 2
+
+    return probs
+
+
+def _one_angle_gates(ops: list) -> list:
+    """The ops, with every gate of several angles (U3, CRot, ...) decomposed into gates of one
+    angle with a generator (or none): the gates lightning's adjoint method differentiates."""
+    flat = []
+    for op in ops:
+        ok = op.num_params == 0 or (op.num_params == 1 and op.has_generator)
+        flat.extend([op] if ok else _one_angle_gates(op.decomposition()))
+    return flat
+
+
+def _adjoint(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
+    device = devices.make(profile, n_qubits)
+    wires = list(range(n_qubits))
+    config = device.setup_execution_config(qml.devices.ExecutionConfig(gradient_method="adjoint"))
+
+    def gates(angles) -> list:
+        ops = qml.tape.make_qscript(ansatz.circuit)(angles, wires).operations
+        return _one_angle_gates(ops)
+
+    # The lowered circuit's structure, once per depth; its angles are a JAX function of the
+    # ansatz angles (``gate_angles``), so the chain rule back to them runs in JAX.
+    probe = np.random.default_rng(0).uniform(0, 2 * np.pi, ansatz.shape(n_qubits, 1))
+    per_block = sum(len(op.data) for op in gates(probe))
+
+    @functools.cache
+    def template(depth: int) -> qml.tape.QuantumScript:
+        return qml.tape.QuantumScript(gates(np.tile(probe, (depth, 1))))
+
+    def gate_angles(angles):
+        return jnp.stack([jnp.asarray(p, angles.dtype) for op in gates(angles) for p in op.data])
+
+    def script(params, measurement):
+        params = [float(p) for p in np.asarray(params, float)]
+        circuit = template(len(params) // per_block)
+        ops = circuit.bind_new_parameters(params, list(range(len(params)))).operations
+        return qml.tape.QuantumScript(ops, [measurement], trainable_params=list(range(len(params))))
+
+    def host_probs(params):
+        p = device.execute(script(params, qml.probs(wires=wires)))
+        return np.asarray(p, dtype=params.dtype)
+
+    def host_vjp(params, cotangent):
+        diag = sp.csr_matrix(sp.diags(np.asarray(cotangent, dtype=float)))
+        observable = qml.SparseHamiltonian(diag, wires=wires)
+        grad = device.compute_derivatives(script(params, qml.expval(observable)), config)
+        return np.asarray(grad, dtype=params.dtype).reshape(params.shape)
+
+    @jax.custom_vjp
+    def probs(angles):
+        out = jax.ShapeDtypeStruct((2**n_qubits,), angles.dtype)
+        params = gate_angles(angles)
+        return jax.pure_callback(host_probs, out, params, vmap_method="sequential")
+
+    def forward(angles):
+        return probs(angles), angles
+
+    def backward(angles, cotangent):
+        params, pull = jax.vjp(gate_angles, angles)
+        out = jax.ShapeDtypeStruct(params.shape, params.dtype)
+        grad = jax.pure_callback(host_vjp, out, params, cotangent, vmap_method="sequential")
+        return pull(grad)
+
+    probs.defvjp(forward, backward)
+    return probs
+
+
+# -- reversible: the ansatz's gates as matrices on a JAX state, un-computed in the backward pass --
+
+
+def _gates(ops: list) -> list:
+    """The ops, with any that has no matrix replaced by its decomposition (until all have one)."""
+    flat = []
+    for op in ops:
+        flat.extend([op] if op.has_matrix else _gates(op.decomposition()))
+    return flat
+
+
+def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list]:
+    """Per gate of one block: its wires, whether it has angles, and which matrix entries can be
+    non-zero (probed at two random angle sets; a controlled gate then costs its non-zero terms)."""
+    wires = list(range(n_qubits))
+    rng = np.random.default_rng(0)
+    probes = [
+        _gates(qml.tape.make_qscript(ansatz.block)(rng.uniform(0, 2 * np.pi, k), wires).operations)
+        for k in [ansatz.angles_per_block(n_qubits)] * 2
+    ]
+    axes = [tuple(int(w) for w in op.wires) for op in probes[0]]
+    trainable = [op.num_params > 0 for op in probes[0]]
+    masks = [np.abs(a.matrix()) + np.abs(b.matrix()) > 0 for a, b in zip(*probes, strict=True)]
+    return axes, trainable, masks
+
+
+def _slices(state: jax.Array, axes: tuple[int, ...]) -> list[jax.Array]:
+    """The 2^m sub-tensors of ``state`` with the gate's wires fixed to each basis bit string."""
+    parts = []
+    for bits in itertools.product((0, 1), repeat=len(axes)):
+        index = [slice(None)] * state.ndim
+        for axis, bit in zip(axes, bits, strict=True):
+            index[axis] = bit
+        parts.append(state[tuple(index)])
+    return parts
+
+
+def _apply(matrix, mask: np.ndarray, state: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """``matrix`` on the wires ``axes`` of ``state`` (shape (2,)*n) as one elementwise pass over
+    the state (XLA fuses it), skipping the entries ``mask`` says are zero.
+
+    The new amplitudes are stacked back straight into the gate's axes, wire by wire in
+    increasing order: stacking them in front and moving the axes after would cost XLA a
+    transposed copy of the state per gate, a few more states in the reversible gradient's memory
+    (``benchmarks/bench_quantum_train.py --memory --qnn-only`` reports XLA's buffer plan)."""
+    parts = _slices(state, axes)
+    rows = {}
+    for i, bits in enumerate(itertools.product((0, 1), repeat=len(axes))):
+        terms = [matrix[i, j] * parts[j] for j in np.flatnonzero(mask[i])]
+        rows[bits] = functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(parts[0])
+    order = sorted(range(len(axes)), key=lambda k: axes[k])
+
+    def assemble(level: int, bits: dict) -> jax.Array:
+        if level == len(axes):
+            return rows[tuple(bits[k] for k in range(len(axes)))]
+        k = order[level]  # the earlier (smaller) gate axes are not in the array yet
+        halves = [assemble(level + 1, {**bits, k: b}) for b in (0, 1)]
+        return jnp.stack(halves, axis=axes[k] - level)
+
+    return assemble(0, {})
+
+
+def _overlaps(bra: jax.Array, ket: jax.Array, mask: np.ndarray, axes: tuple[int, ...]):
+    """X_ij = sum over the other wires of conj(bra)_i ket_j, for the entries ``mask`` keeps.
+
+    A fused multiply-and-sum reads the strided halves in place; ``jnp.vdot`` would make XLA's CPU
+    code copy each into a contiguous operand for its dot routine, copies of the state that cost
+    the gradient both memory and time."""
+    bras, kets = _slices(bra, axes), _slices(ket, axes)
+    size = len(bras)
+    return jnp.stack(
+        [
+            jnp.stack(
+                [
+                    jnp.sum(jnp.conj(bras[i]) * kets[j]) if mask[i, j] else jnp.zeros((), bra.dtype)
+                    for j in range(size)
+                ]
+            )
+            for i in range(size)
+        ]
+    )
+
+
+def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap, chunk_qubits):
+    """One gate of the backward pass: ``inverse`` (U^dagger, non-zero where ``mask``) on the wires
+    ``axes`` of psi and of lambda, and, for an ``overlap`` mask, Y = ``_overlaps(lam, psi)`` of
+    the results (else Y = None).
+
+    With ``chunk_qubits`` both are updated in place, 2^chunk_qubits amplitudes at a time (the
+    leading wires outside the gate fixed in a ``fori_loop``): psi, lambda and a chunk, where
+    whole-state passes write each gate's output beside its input (XLA writes in place only where
+    an output element depends on the same input element, and a gate mixes pairs). Y is summed
+    inside the loop from the chunks just written; read after it, XLA would have to copy both
+    states so that the next gate's loop could not overwrite them first."""
+    n = psi.ndim
+    loop = [a for a in range(n) if a not in axes][: max(0, n - (chunk_qubits or n))]
+    sizes = tuple(1 if a in loop else 2 for a in range(n))
+
+    def body(i, carry):
+        states, y = carry
+        if loop:
+            starts = [jnp.zeros((), jnp.int32)] * n
+            for k, a in enumerate(loop):
+                starts[a] = ((i >> (len(loop) - 1 - k)) & 1).astype(jnp.int32)
+            states = [
+                lax.dynamic_update_slice(
+                    s, _apply(inverse, mask, lax.dynamic_slice(s, starts, sizes), axes), starts
+                )
+                for s in states
+            ]
+            chunks = [lax.dynamic_slice(s, starts, sizes) for s in states]
+        else:
+            states = chunks = [_apply(inverse, mask, s, axes) for s in states]
+        if overlap is not None:
+            y = y + _overlaps(chunks[1], chunks[0], overlap, axes)
+        return states, y
+
+    y = None if overlap is None else jnp.zeros(overlap.shape, psi.dtype)
+    (psi, lam), y = (
+        lax.fori_loop(0, 2 ** len(loop), body, ([psi, lam], y))
+        if loop
+        else body(0, ([psi, lam], y))
+    )
+    return psi, lam, y
+
+
+def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) -> ProbsFn:
+    """State vector in JAX with a reversible adjoint: memory of a few states, not of every gate.
+
+    The forward pass keeps only the final state. The backward pass walks the gates in reverse,
+    un-computing each state with the gate's inverse (U^dagger: the gates are unitary) while it
+    carries the adjoint state lambda = U_k^dagger ... U_L^dagger diag(g) psi_L; a gate's angles get
+    2 Re sum_ij dU_ij/dtheta X_ij with X_ij = <lambda_i|psi_j>, taken by ``jax.grad`` of the gate
+    matrices the ansatz queues, so any ansatz of PennyLane gates with matrices runs. Here lambda is
+    the adjoint before U^dagger and psi the state after it; ``_unapply`` updates both in one pass
+    and gives Y_mj = <lambda'_m|psi_j> of the updated pair, and lambda = U lambda' makes
+    X = conj(U) Y. With ``chunk_qubits`` that pass is in place: two states and a chunk instead of
+    four. The forward pass keeps whole-state passes: it holds two states at most, so chunking it
+    would only make it slower. With ``chunk_qubits`` the final state is not kept either: the
+    backward pass runs the forward pass again, so whatever the caller does between the two passes (a
+    Quantum-Train step's mapping model and target network) runs without a state beside it.
+    """
+    wires = list(range(n_qubits))
+    axes, trainable, masks = _block_structure(ansatz, n_qubits)
+
+    def matrices(block_angles, dtype):
+        ops = _gates(qml.tape.make_qscript(ansatz.block)(block_angles, wires).operations)
+        return [jnp.asarray(op.matrix(), dtype=dtype) for op in ops]
+
+    def complex_of(angles):
+        return jnp.result_type(angles.dtype, jnp.complex64)
+
+    def run(angles, after):
+        dtype = complex_of(angles)
+        # |0...0> with its 1 taken from ``after``: a constant 1 lets XLA fold the whole start
+        # state into a literal, one state of memory more for the whole run, and in the backward
+        # pass a 1 from the cotangent keeps XLA from running the pass early.
+        one = (after.reshape(-1)[0] * 0 + 1).astype(dtype)
+        start = jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one)
+
+        def block(state, block_angles):
+            for u, mask, ax in zip(matrices(block_angles, dtype), masks, axes, strict=True):
+                state = _apply(u, mask, state, ax)
+            return state, None
+
+        return jax.lax.scan(block, start, angles)[0]
+
+    @jax.custom_vjp
+    def probs(angles):
+        return (jnp.abs(run(angles, angles)) ** 2).reshape(-1)
+
+    def forward(angles):
+        state = run(angles, angles)
+        return (jnp.abs(state) ** 2).reshape(-1), (angles, state if chunk_qubits is None else None)
+
+    def backward(residual, cotangent):
+        angles, state = residual
+        if state is None:
+            # The barrier makes XLA write the cotangent out before the pass: fused into its one
+            # use after the pass, it would keep its inputs (more than a state) alive through it.
+            cotangent = jax.lax.optimization_barrier(cotangent)
+            state = run(angles, cotangent)
+        dtype = state.dtype
+        adjoint = cotangent.reshape(state.shape).astype(dtype) * state
+
+        def block(carry, block_angles):
+            psi, lam = carry
+            mats = matrices(block_angles, dtype)
+            weights = {}
+            for k in reversed(range(len(mats))):
+                mask = masks[k]
+                overlap = (mask.T.astype(int) @ mask > 0) if trainable[k] else None
+                inverse = jnp.conj(mats[k]).T
+                psi, lam, y = _unapply(inverse, mask.T, axes[k], psi, lam, overlap, chunk_qubits)
+                if trainable[k]:
+                    weights[k] = 2 * jnp.conj(mats[k]) @ y
+
+            def pulled(a):
+                mats_a = matrices(a, dtype)
+                return sum(jnp.real(jnp.sum(mats_a[k] * w)) for k, w in weights.items())
+
+            grad = jax.grad(pulled)(block_angles) if weights else jnp.zeros_like(block_angles)
+            return (psi, lam), grad
+
+        return (jax.lax.scan(block, (state, adjoint), angles, reverse=True)[1],)
+
+    probs.defvjp(forward, backward)
+    return jax.jit(probs)
+
+
+def _qnode(n_qubits: int, profile: Profile, ansatz: Ansatz) -> ProbsFn:
+    if problem := jaxcheck.qnode_problem():
+        raise RuntimeError(problem)
+    wires = list(range(n_qubits))
+    qnode = qml.QNode(
+        lambda angles: (ansatz.circuit(angles, wires), qml.probs(wires=wires))[-1],
+        devices.make(profile, n_qubits),
+        interface="jax",
+        diff_method=profile.gradient,
+    )
+    if profile.shots:
+        qnode = qml.set_shots(qnode, shots=profile.shots)
+    return lambda angles: jnp.asarray(qnode(angles), dtype=angles.dtype)
+
+
+def probabilities(
+    n_qubits: int,
+    depth: int,
+    profile: Profile | devices.Route | str = "auto",
+    ansatz: str | Ansatz = "ry-cnot",
+) -> ProbsFn:
+    """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX."""
+    if n_qubits < 1 or depth < 1:
+        raise ValueError(f"need n_qubits >= 1 and depth >= 1, got {n_qubits}, {depth}")
+    profile, spec = devices.resolve(profile, n_qubits).profile, ansatze.get(ansatz)
+    if profile.gradient == "backprop":
+        return _backprop(n_qubits, profile, spec)
+    if profile.gradient == "adjoint":
+        return _adjoint(n_qubits, profile, spec)
+    if profile.gradient == "reversible":
+        in_place = n_qubits >= IN_PLACE_QUBITS and jax.default_backend() == "cpu"
+        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None)
+    return _qnode(n_qubits, profile, spec)

@@ -1,0 +1,292 @@
+"""A Quantum-Train run: data in, the model trained through ``hybrid.training.fit``, a run
+directory out (``hybrid.deploy.runs``), plus the resources its QNN would need on hardware."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import hybrid.quantum_train.qnn as qnn
+from hybrid import devices, training
+from hybrid.deploy import architecture, runs
+from hybrid.devices import Profile, resources
+from hybrid.quantum_train.model import Classical, QuantumTrain, RandomFeatureControl
+
+
+def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
+    """The paper's CNN for (Fashion-)MNIST images, a small MLP for tabular data such as Iris."""
+    if (
+        dataset_name in ("mnist", "fashion_mnist")
+        and tuple(input_shape) == (28, 28, 1)
+        and n_classes == 10
+    ):
+        return architecture.QT_MNIST_CNN
+    if len(input_shape) == 3:
+        return [
+            {"type": "conv", "filters": 8, "kernel": 3},
+            {"type": "maxpool", "size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": n_classes},
+        ]
+    return architecture.mlp((16, 16), n_classes, "relu")
+
+
+MODELS = ("quantum-train", "control", "classical")
+
+
+def run(
+    dataset: str = "mnist",
+    out: str | os.PathLike = "runs/quantum-train",
+    *,
+    models: tuple[str, ...] = ("quantum-train",),
+    layers: list | None = None,
+    depth: int = 40,
+    ansatz: str = "ry-cnot",
+    mapping_hidden: tuple[int, ...] = (4, 20, 4),
+    device: Profile | devices.Route | str = "auto",
+    config: training.TrainConfig = training.TrainConfig(),
+    source: str = "auto",
+    limit: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Load data, train each of ``models`` on the target net ``layers``, export, report.
+
+    ``models`` names what is trained: ``quantum-train``, its classical ``control``
+    (``RandomFeatureControl``: same trainable count, no QNN) and the ``classical`` net itself.
+    The first goes to ``out``; a classical net trained beside it goes to ``out/baseline``. Each is
+    an ordinary run directory that ``hybrid.classifier.NumpyClassifier`` evaluates with NumPy
+    alone. ``out`` must be new or empty unless ``resume`` (the same run only) or ``overwrite``;
+    it is locked while this run writes. Everything that can be refused (the directory, the
+    device, the data, the network) is checked before anything is written; the device is resolved
+    once, here, and its route recorded in model.json.
+    """
+    unknown = set(models) - set(MODELS)
+    if unknown or not models:
+        raise ValueError(f"models must be some of {MODELS}, got {models}")
+    runs.check_out(out, resume=resume, overwrite=overwrite)
+    train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
+    input_shape = tuple(train.x.shape[1:])
+    settings = {"depth": depth, "ansatz": ansatz, "mapping_hidden": tuple(mapping_hidden)}
+    jobs = [_build(kind, layers, input_shape, settings, device) for kind in models]
+    out = Path(out)
+    report: dict = {
+        "dataset": dataset,
+        "source": train.source,
+        "n_train": len(train.y),
+        "n_test": len(test.y),
+        "runs": {},
+    }
+    histories: dict[str, list[dict]] = {}
+    with runs.claim(out, resume=resume, overwrite=overwrite):
+        for i, (kind, model, about) in enumerate(jobs):
+            run_dir = out if i == 0 else out / ("baseline" if kind == "classical" else kind)
+            if kind == "quantum-train" and devices.get(about["device"]).plugin:
+                about["resources"] = resources_report(
+                    devices.get(about["device"]),
+                    model.n_qubits,
+                    depth,
+                    n_train=len(train.y),
+                    batch_size=config.batch_size,
+                    n_test=len(test.y),
+                    eval_batch_size=config.eval_batch_size,
+                    ansatz=ansatz,
+                )
+            histories[kind], report["runs"][kind] = _train_and_export(
+                model, about, run_dir, train, test, layers, dataset, config, resume, progress
+            )
+        if len(histories) > 1:  # every model of the run on one plot, in the main run
+            training.plot_history(histories, out / runs.CURVE)
+    return report
+
+
+def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: int):
+    """The train and test sets, and the target net (``default_layers`` unless given), checked
+    to end in one output per class."""
+    from hybrid import data
+
+    train = data.load(dataset, "train", source=source, limit=limit, seed=seed)
+    test = data.load(dataset, "test", source=source, seed=seed)
+    input_shape = tuple(train.x.shape[1:])
+    layers = list(layers or default_layers(train.name, input_shape, len(train.class_names)))
+    out_units = architecture.output_shape(layers, input_shape)
+    if out_units != (len(train.class_names),):
+        raise ValueError(
+            f"the network ends in {out_units} outputs but {dataset} has "
+            f"{len(train.class_names)} classes; make the last dense layer that wide"
+        )
+    return train, test, layers
+
+
+def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device):
+    """(kind, model, its description for model.json); a QNN's device resolved here, once."""
+    if kind == "classical":
+        model = Classical(tuple(layers), input_shape)
+        return kind, model, {"type": kind, **_counts(model)}
+    model = (RandomFeatureControl if kind == "control" else QuantumTrain)(
+        tuple(layers), input_shape, **settings
+    )
+    about = {"type": kind, "n_qubits": model.n_qubits, **settings}
+    about["mapping_hidden"] = list(settings["mapping_hidden"])
+    if kind == "quantum-train":
+        route = devices.resolve(device, model.n_qubits)
+        model = replace(model, profile=route)
+        about |= {"device": route.profile.name, "route": route.reason}
+    else:
+        about |= {"device": "classical", "route": None}
+    return kind, model, about | _counts(model)
+
+
+def _counts(model) -> dict:
+    return {"n_weights": model.n_weights, "n_trainable": model.n_trainable()}
+
+
+def _train_and_export(
+    model, about, run_dir, train, test, layers, dataset, config, resume, progress
+):
+    """Train one model through ``training.fit`` and write its run directory; its history and
+    its report row (the last epoch's metrics and the final loss and accuracy on both sets)."""
+    input_shape = list(train.x.shape[1:])
+    print(
+        f"hybrid: {about['type']} on {train.name} ({len(train.y)} train / {len(test.y)} test, "
+        f"{train.source}): M = {about['n_weights']} weights, {about['n_trainable']} trainable"
+        + (f"; device {about['device']} ({about['route']})" if about.get("route") else ""),
+        file=sys.stderr,
+    )
+    params, history = training.fit(
+        model,
+        (train.x, train.y),
+        (test.x, test.y),
+        config,
+        run_dir=run_dir,
+        resume=resume,
+        progress=progress,
+        identity={
+            "model": {k: v for k, v in about.items() if k != "resources"},
+            "architecture": {"layers": list(layers), "input_shape": input_shape},
+            "dataset": str(dataset),
+        },
+    )
+    apply = jax.jit(model.apply)
+    final = {
+        f"{part}_{key}": value
+        for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
+        for key, value in training.evaluate(apply, params, x, y, config.eval_batch_size).items()
+    }
+    runs.save_network(
+        run_dir,
+        layers,
+        input_shape,
+        np.asarray(model.weights(params)),
+        preprocessing=train.preprocessing,
+        class_names=train.class_names,
+        model=about,
+        training=asdict(config),
+        dataset={
+            "name": dataset,
+            "source": train.source,
+            "n_train": len(train.y),
+            "n_test": len(test.y),
+        },
+        metrics=history[-1] | final,
+    )
+    training.plot_history({about["type"]: history}, Path(run_dir) / runs.CURVE)
+    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
+    return history, row
+
+
+def resources_report(
+    profile: Profile,
+    n_qubits: int,
+    depth: int,
+    *,
+    n_train: int,
+    batch_size: int,
+    n_test: int | None = None,
+    eval_batch_size: int = 1000,
+    shots: int | None = None,
+    ansatz: str = "ry-cnot",
+) -> dict:
+    """Resources of a Quantum-Train model on ``profile``: its QNN circuit, shots per step and the
+    executions of an epoch (``resources.training_cost``)."""
+    cost = resources.training_cost(
+        profile,
+        qnn.tape(n_qubits, depth, ansatz),
+        n_train=n_train,
+        batch_size=batch_size,
+        n_test=n_test,
+        eval_batch_size=eval_batch_size,
+        shots=shots,
+    )
+    return {
+        "model": "quantum-train",
+        "n_qubits": n_qubits,
+        "depth": depth,
+        "ansatz": ansatz,
+        **cost,
+    }
+
+
+def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
+    """Resources of an exported Quantum-Train run directory on ``profile``."""
+    spec = json.loads((Path(run_dir) / runs.SPEC).read_text())
+    model = spec.get("model", {})
+    if model.get("type") != "quantum-train":
+        raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
+    config = spec.get("training", {})
+    n_train = spec.get("dataset", {}).get("n_train")
+    if n_train is None:
+        raise ValueError(f"{run_dir}/{runs.SPEC} records no training-set size (dataset.n_train)")
+    return resources_report(
+        profile,
+        int(model["n_qubits"]),
+        int(model["depth"]),
+        n_train=int(n_train),
+        batch_size=int(config.get("batch_size", 64)),
+        n_test=spec["dataset"].get("n_test"),
+        eval_batch_size=int(config.get("eval_batch_size", 1000)),
+        ansatz=model.get("ansatz", "ry-cnot"),
+    )
+
+
+def load(
+    run_dir: str | os.PathLike,
+    profile: Profile | str,
+    mapping_hidden: tuple[int, ...] | None = None,
+):
+    """A Quantum-Train run's model on ``profile`` and its trained parameters (from the checkpoint).
+
+    The exported weights suffice for inference; the QNN angles and the mapping model, needed to
+    regenerate the weights from a device's probabilities, live in the run's checkpoint.
+    ``mapping_hidden`` defaults to the one recorded in model.json (runs older than that record
+    used the reference (4, 20, 4)); the ansatz is the recorded one (older runs: ry-cnot).
+    """
+    run_dir = Path(run_dir)
+    spec = json.loads((run_dir / runs.SPEC).read_text())
+    arch, about = spec["architecture"], spec["model"]
+    kind = RandomFeatureControl if about.get("type") == "control" else QuantumTrain
+    model = kind(
+        tuple(arch["layers"]),
+        tuple(arch["input_shape"]),
+        depth=int(about["depth"]),
+        profile=profile,
+        ansatz=about.get("ansatz", "ry-cnot"),
+        mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+    )
+    config = training.TrainConfig(**spec.get("training", {}))
+    like = model.init(jax.random.key(config.seed))
+    state = (like, config.make_optimizer(1).init(like))
+    (params, _), _ = training.load_checkpoint(run_dir / training.CHECKPOINT, state)
+    return model, params
+
+
+def on_device(model, profile: Profile | devices.Route | str):
+    """The same Quantum-Train model with its probabilities measured on ``profile``."""
+    return replace(model, profile=devices.resolve(profile, model.n_qubits), probs_fn=None)
