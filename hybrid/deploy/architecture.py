@@ -90,6 +90,10 @@ def _check(layer: Layer) -> str:
     kind = layer.get("type") if isinstance(layer, dict) else None
     if kind not in LAYER_TYPES:
         raise ValueError(f"unknown layer {layer!r}; layer types are {LAYER_TYPES}")
+    for key in ("units", "filters", "kernel", "size"):
+        value = layer.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"layer {layer!r}: {key} must be an integer >= 1, got {value!r}")
     return kind
 
 
@@ -392,6 +396,8 @@ def parse(text: str) -> list[Layer]:
             ) from None
     if not layers:
         raise ValueError("the layer stack is empty")
+    for layer in layers:
+        _check(layer)  # dense:0 or dense:-4 named here, not as NumPy's shape error later
     return layers
 
 

@@ -210,3 +210,73 @@ class RandomFeatureControl(QuantumTrain):
         k_theta, _ = jax.random.split(key)
         shape = ansatze.get(self.ansatz).shape(self.n_qubits, self.depth)
         return params | {"angles": jax.random.normal(k_theta, shape, _float())}
+
+
+# Defaults sized to the net: without a user's depth or mapping widths, the trainable count is kept
+# at most TRAINABLE_FRACTION of M, so Quantum-Train never trains more numbers than the net it
+# generates. The paper's depth and mapping stack are kept where they fit (MNIST's CNN).
+TRAINABLE_FRACTION = 0.5
+PAPER_DEPTH = 40
+PAPER_MAPPING = (4, 20, 4)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The depth and mapping widths a run uses, and why (printed, and kept in model.json)."""
+
+    depth: int
+    mapping_hidden: tuple[int, ...]
+    n_trainable: int
+    why: str
+    warning: str | None = None
+
+
+def _mapping_count(n_qubits: int, hidden: tuple[int, ...]) -> int:
+    widths = (n_qubits + 1, *hidden, 1)
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def size_to_net(
+    n_weights: int,
+    ansatz: str = "ry-cnot",
+    depth: int | None = None,
+    mapping_hidden: tuple[int, ...] | None = None,
+) -> Sizing:
+    """Pick what the user left unset so that trainable <= TRAINABLE_FRACTION * M.
+
+    The mapping model takes at most half the budget (the paper's (4, 20, 4) where it fits, else
+    one hidden layer as wide as fits), the QNN's angles the rest (the paper's 40 blocks at most).
+    A user's choice is kept; one that makes trainable >= M gets a warning, since the run then
+    trains more numbers than the net it generates.
+    """
+    n = max(1, math.ceil(math.log2(n_weights)))
+    per_block = qnn.n_angles(n, 1, ansatz)
+    budget = int(TRAINABLE_FRACTION * n_weights)
+    chosen = []
+    if mapping_hidden is None:
+        if _mapping_count(n, PAPER_MAPPING) <= budget // 2:
+            mapping_hidden = PAPER_MAPPING
+        else:
+            mapping_hidden = (max(1, (budget // 2 - 1) // (n + 3)),)
+        chosen.append(f"mapping widths {list(mapping_hidden)}")
+    mapping = _mapping_count(n, tuple(mapping_hidden))
+    if depth is None:
+        depth = max(1, min(PAPER_DEPTH, (budget - mapping) // per_block))
+        chosen.append(f"QNN depth {depth}")
+    trainable = mapping + depth * per_block
+    why = "depth and mapping widths as given"
+    if chosen:
+        bound = "<=" if trainable <= budget else "> (the smallest QNN and mapping model)"
+        why = (
+            f"{' and '.join(chosen)} chosen for M = {n_weights}: {trainable} trainable {bound} "
+            f"{TRAINABLE_FRACTION:g} x M = {budget}"
+        )
+    warning = None
+    if trainable >= n_weights:
+        warning = (
+            f"{trainable} trainable >= M = {n_weights} weights: Quantum-Train trains more "
+            "numbers than the net it generates; lower --qnn-depth or --mapping-hidden"
+        )
+        if chosen:
+            why += "; the smallest QNN still does not compress this net"
+    return Sizing(depth, tuple(mapping_hidden), trainable, why, warning)

@@ -3,7 +3,6 @@ directory out (``hybrid.deploy.runs``), plus the resources its QNN would need on
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict, replace
@@ -16,7 +15,12 @@ import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
-from hybrid.quantum_train.model import Classical, QuantumTrain, RandomFeatureControl
+from hybrid.quantum_train.model import (
+    Classical,
+    QuantumTrain,
+    RandomFeatureControl,
+    size_to_net,
+)
 
 
 def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
@@ -46,9 +50,9 @@ def run(
     *,
     models: tuple[str, ...] = ("quantum-train",),
     layers: list | None = None,
-    depth: int = 40,
+    depth: int | None = None,
     ansatz: str = "ry-cnot",
-    mapping_hidden: tuple[int, ...] = (4, 20, 4),
+    mapping_hidden: tuple[int, ...] | None = None,
     device: Profile | devices.Route | str = "auto",
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
@@ -74,8 +78,19 @@ def run(
     runs.check_out(out, resume=resume, overwrite=overwrite)
     train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
     input_shape = tuple(train.x.shape[1:])
-    settings = {"depth": depth, "ansatz": ansatz, "mapping_hidden": tuple(mapping_hidden)}
-    jobs = [_build(kind, layers, input_shape, settings, device) for kind in models]
+    sizing = size_to_net(
+        architecture.param_count(layers, input_shape),
+        ansatz,
+        depth,
+        tuple(mapping_hidden) if mapping_hidden is not None else None,
+    )
+    settings = {"depth": sizing.depth, "ansatz": ansatz, "mapping_hidden": sizing.mapping_hidden}
+    if set(models) != {"classical"}:
+        if depth is None or mapping_hidden is None:
+            print(f"hybrid: {sizing.why}", file=sys.stderr)
+        if sizing.warning:
+            print(f"hybrid: warning: {sizing.warning}", file=sys.stderr)
+    jobs = [_build(kind, layers, input_shape, settings, device, sizing.why) for kind in models]
     out = Path(out)
     report: dict = {
         "dataset": dataset,
@@ -92,7 +107,7 @@ def run(
                 about["resources"] = resources_report(
                     devices.get(about["device"]),
                     model.n_qubits,
-                    depth,
+                    sizing.depth,
                     n_train=len(train.y),
                     batch_size=config.batch_size,
                     n_test=len(test.y),
@@ -125,15 +140,16 @@ def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: in
     return train, test, layers
 
 
-def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device):
-    """(kind, model, its description for model.json); a QNN's device resolved here, once."""
+def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, why: str):
+    """(kind, model, its description for model.json, with ``why`` its depth and mapping
+    widths were chosen); a QNN's device resolved here, once."""
     if kind == "classical":
         model = Classical(tuple(layers), input_shape)
         return kind, model, {"type": kind, **_counts(model)}
     model = (RandomFeatureControl if kind == "control" else QuantumTrain)(
         tuple(layers), input_shape, **settings
     )
-    about = {"type": kind, "n_qubits": model.n_qubits, **settings}
+    about = {"type": kind, "n_qubits": model.n_qubits, **settings, "sizing": why}
     about["mapping_hidden"] = list(settings["mapping_hidden"])
     if kind == "quantum-train":
         route = devices.resolve(device, model.n_qubits)
@@ -235,15 +251,19 @@ def resources_report(
 
 
 def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
-    """Resources of an exported Quantum-Train run directory on ``profile``."""
-    spec = json.loads((Path(run_dir) / runs.SPEC).read_text())
+    """Resources of an exported Quantum-Train run directory on ``profile``; the run is read
+    through the checked loader, so an edited or damaged record is refused, never reported."""
+    spec, _ = runs.load_run(run_dir)
     model = spec.get("model", {})
     if model.get("type") != "quantum-train":
         raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
     config = spec.get("training", {})
     n_train = spec.get("dataset", {}).get("n_train")
-    if n_train is None:
-        raise ValueError(f"{run_dir}/{runs.SPEC} records no training-set size (dataset.n_train)")
+    missing = [k for k in ("n_qubits", "depth") if k not in model]
+    if n_train is None or missing:
+        raise ValueError(
+            f"{run_dir}/{runs.SPEC} records no {', '.join(missing or ['dataset.n_train'])}"
+        )
     return resources_report(
         profile,
         int(model["n_qubits"]),
@@ -269,7 +289,7 @@ def load(
     used the reference (4, 20, 4)); the ansatz is the recorded one (older runs: ry-cnot).
     """
     run_dir = Path(run_dir)
-    spec = json.loads((run_dir / runs.SPEC).read_text())
+    spec, _ = runs.load_run(run_dir)
     arch, about = spec["architecture"], spec["model"]
     kind = RandomFeatureControl if about.get("type") == "control" else QuantumTrain
     model = kind(
