@@ -3,7 +3,7 @@
 Writes docs/results/quantum_train/defaults.json: iris and two synthetic tabular sets (Gaussian
 class blobs built here), 3 seeds each, every run `hybrid train quantum-train --dataset D
 --baseline --seed S` with the library's defaults otherwise.
-Run from the repository root: python docs/results/quantum_train/defaults_check.py
+Run from the repository root: python benchmarks/defaults_check.py
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from hybrid import cli
 
-HERE = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "quantum_train" / "defaults.json"
 SETS = {"blobs-8x3": (8, 3, 300, 1.5), "blobs-13x3": (13, 3, 240, 1.2)}
 
 
@@ -72,7 +72,7 @@ def main() -> None:
         },
         "results": results,
     }
-    (HERE / "defaults.json").write_text(json.dumps(report, indent=1) + "\n")
+    OUT.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":
