@@ -29,7 +29,9 @@ def blobs(path: Path, features: int, classes: int, rows: int, spread: float) -> 
     centres = rng.normal(0, 1, (classes, features))
     y = rng.integers(0, classes, rows)
     x = centres[y] + spread * rng.normal(0, 1, (rows, features))
-    lines = [",".join(f"{v:.5f}" for v in row) + f",c{label}" for row, label in zip(x, y)]
+    lines = [
+        ",".join(f"{v:.5f}" for v in row) + f",c{label}" for row, label in zip(x, y, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -68,7 +70,8 @@ def main() -> None:
         "command": "python docs/results/quantum_train/defaults_check.py",
         "per_run": "hybrid train quantum-train --dataset D --baseline --seed S (defaults)",
         "synthetic": {
-            k: dict(zip(("features", "classes", "rows", "spread"), v)) for k, v in SETS.items()
+            k: dict(zip(("features", "classes", "rows", "spread"), v, strict=True))
+            for k, v in SETS.items()
         },
         "results": results,
     }
