@@ -85,12 +85,12 @@ def run(
         tuple(mapping_hidden) if mapping_hidden is not None else None,
     )
     settings = {"depth": sizing.depth, "ansatz": ansatz, "mapping_hidden": sizing.mapping_hidden}
-    if set(models) != {"classical"}:
+    jobs = [_build(kind, layers, input_shape, settings, device, sizing.why) for kind in models]
+    if set(models) != {"classical"}:  # said once nothing more can be refused
         if depth is None or mapping_hidden is None:
             print(f"hybrid: {sizing.why}", file=sys.stderr)
         if sizing.warning:
             print(f"hybrid: warning: {sizing.warning}", file=sys.stderr)
-    jobs = [_build(kind, layers, input_shape, settings, device, sizing.why) for kind in models]
     out = Path(out)
     report: dict = {
         "dataset": dataset,
