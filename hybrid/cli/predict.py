@@ -11,8 +11,15 @@ def predict(args: argparse.Namespace) -> int:
 
     from hybrid import data
     from hybrid.deploy.classifier import NumpyClassifier
+    from hybrid.deploy.runs import SAFETENSORS, load_run
 
-    model = NumpyClassifier.load(args.run_dir)
+    spec, arrays = load_run(args.run_dir)
+    if spec["kind"] == "weights":
+        raise ValueError(
+            f"{args.run_dir} holds generated weights only ({SAFETENSORS}): its network is not "
+            "expressible in hybrid.deploy.architecture, so load them into your own model"
+        )
+    model = NumpyClassifier(spec, arrays)
     labels = None
     if args.data.endswith(".npy"):
         raw = np.load(args.data, allow_pickle=False)

@@ -49,6 +49,8 @@ def run(
     depth: int = 40,
     ansatz: str = "ry-cnot",
     mapping_hidden: tuple[int, ...] = (4, 20, 4),
+    chunks: int = 1,
+    scale: str | None = None,
     device: Profile | devices.Route | str = "auto",
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
@@ -59,6 +61,7 @@ def run(
 ) -> dict:
     """Load data, train each of ``models`` on the target net ``layers``, export, report.
 
+    ``chunks`` and ``scale`` are the generator's (``hybrid.quantum_train.generator``).
     ``models`` names what is trained: ``quantum-train``, its classical ``control``
     (``RandomFeatureControl``: same trainable count, no QNN) and the ``classical`` net itself.
     The first goes to ``out``; a classical net trained beside it goes to ``out/baseline``. Each is
@@ -75,6 +78,9 @@ def run(
     train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
     input_shape = tuple(train.x.shape[1:])
     settings = {"depth": depth, "ansatz": ansatz, "mapping_hidden": tuple(mapping_hidden)}
+    # recorded only when set, so that runs from before these options resume as they were
+    settings |= {"chunks": chunks} if chunks != 1 else {}
+    settings |= {"scale": scale} if scale is not None else {}
     jobs = [_build(kind, layers, input_shape, settings, device) for kind in models]
     out = Path(out)
     report: dict = {
@@ -279,6 +285,8 @@ def load(
         profile=profile,
         ansatz=about.get("ansatz", "ry-cnot"),
         mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+        chunks=int(about.get("chunks", 1)),
+        scale=about.get("scale"),
     )
     config = training.TrainConfig(**spec.get("training", {}))
     like = model.init(jax.random.key(config.seed))
