@@ -40,10 +40,16 @@ def predict(args: argparse.Namespace) -> int:
 
     from hybrid import data
     from hybrid.deploy.classifier import NumpyClassifier
-    from hybrid.deploy.runs import atomic_write
+    from hybrid.deploy.runs import SAFETENSORS, load_run
 
     output = check_output(args.output, args.overwrite) if args.output else None
-    model = NumpyClassifier.load(args.run_dir)
+    spec, arrays = load_run(args.run_dir)
+    if spec["kind"] == "weights":
+        raise ValueError(
+            f"{args.run_dir} holds generated weights only ({SAFETENSORS}): its network is not "
+            "expressible in hybrid.deploy.architecture, so load them into your own model"
+        )
+    model = NumpyClassifier(spec, arrays)
     labels = None
     if args.data.endswith(".npy"):
         if args.all_rows:

@@ -1,6 +1,7 @@
-"""One run-directory format for every model: ``weights.npz`` plus ``model.json``.
+"""One run-directory format for every model: ``weights.npz`` plus ``model.json``, and the same
+weights as ``weights.safetensors`` for PyTorch, Flax or NumPy users without this library.
 
-Imports numpy only, because the deployed NumPy classifier reads runs through it.
+Imports numpy only at module level, because the deployed NumPy classifier reads runs through it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 FORMAT = "hybrid-run/2"
 OLD_FORMATS = ("hybrid-run/1",)  # weights checksum only: read when that checksum verifies
 WEIGHTS = "weights.npz"
+SAFETENSORS = "weights.safetensors"
 SPEC = "model.json"
 _REQUIRED = ("kind", "preprocessing", "class_names")
 RECORD_KEY = "record_sha256"
@@ -29,7 +31,17 @@ CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
 CURVE = "learning_curve.png"
 LOCK = ".lock"
-_PACKAGES = ("hybrid", "numpy", "jax", "optax", "pennylane", "pennylane_lightning")
+_PACKAGES = (
+    "hybrid",
+    "numpy",
+    "jax",
+    "optax",
+    "pennylane",
+    "pennylane_lightning",
+    "safetensors",
+    "flax",
+    "equinox",
+)
 
 
 class RunFormatError(ValueError):
@@ -77,8 +89,23 @@ def record_sha256(spec: Mapping, weights: bytes) -> str:
     return hashlib.sha256(text.encode() + b"\0" + weights).hexdigest()
 
 
-def save_run(run_dir: str | os.PathLike, arrays: Mapping[str, np.ndarray], spec: dict) -> Path:
-    """Write ``arrays`` and ``spec`` so that ``load_run`` can verify and rebuild them."""
+def safetensors_bytes(tensors: Mapping[str, np.ndarray]) -> bytes:
+    """``tensors`` as the bytes of a ``.safetensors`` file (contiguous, keys as given)."""
+    from safetensors.numpy import save  # only writers need it; the classifier reads weights.npz
+
+    return save({name: np.ascontiguousarray(a) for name, a in tensors.items()})
+
+
+def save_run(
+    run_dir: str | os.PathLike,
+    arrays: Mapping[str, np.ndarray],
+    spec: dict,
+    *,
+    tensors: Mapping[str, np.ndarray] | None = None,
+) -> Path:
+    """Write ``arrays`` and ``spec`` so that ``load_run`` can verify and rebuild them, and
+    ``tensors`` (default ``arrays``: the same weights, keyed as the user's model names them) as
+    weights.safetensors, its sha256 in model.json."""
     missing = [key for key in _REQUIRED if key not in spec]
     if missing:
         raise ValueError(f"spec is missing {missing}; every run records {list(_REQUIRED)}")
@@ -90,16 +117,19 @@ def save_run(run_dir: str | os.PathLike, arrays: Mapping[str, np.ndarray], spec:
     if bad := non_finite(arrays):
         raise ValueError(f"refusing to export {run_dir}: weights {bad} hold NaN or inf")
     blob = npz_bytes(arrays)
+    exported = safetensors_bytes(arrays if tensors is None else tensors)
     full = {
         **spec,
         "format": FORMAT,
         "weights": {name: list(a.shape) for name, a in arrays.items()},
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        "safetensors_sha256": hashlib.sha256(exported).hexdigest(),
         "versions": _versions(),
     }
     full = json.loads(json.dumps(full))  # the form load_run will see (tuples become lists)
     full[RECORD_KEY] = record_sha256(full, blob)
     atomic_write(run_dir / WEIGHTS, blob)
+    atomic_write(run_dir / SAFETENSORS, exported)
     atomic_write(run_dir / SPEC, json.dumps(full, indent=2).encode())
     return run_dir
 
@@ -171,7 +201,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
 # NTK study's record and figure, temporary files of atomic_write); anything else belongs to
 # someone else and is never removed.
 STUDY = "study.json"
-_RUN_NAMES = {SPEC, WEIGHTS, CHECKPOINT, METRICS, CURVE, LOCK, STUDY}
+_RUN_NAMES = {SPEC, WEIGHTS, SAFETENSORS, CHECKPOINT, METRICS, CURVE, LOCK, STUDY}
 
 
 def _ours(path: Path) -> bool:
@@ -346,9 +376,11 @@ def save_network(
     *,
     preprocessing: dict,
     class_names: list[str],
+    tensors: Mapping[str, np.ndarray] | None = None,
     **extra,
 ) -> Path:
-    """Export a layer stack with its flat weight vector as a "network" run (one array a layer)."""
+    """Export a layer stack with its flat weight vector as a "network" run (one array a layer);
+    ``tensors`` names the same weights as the user's model does, for weights.safetensors."""
     from hybrid.deploy import (
         architecture,  # numpy-only, imported here to keep this module standalone
     )
@@ -361,4 +393,4 @@ def save_network(
         "class_names": list(class_names),
         **extra,
     }
-    return save_run(run_dir, {f"w{i}": p for i, p in enumerate(params)}, spec)
+    return save_run(run_dir, {f"w{i}": p for i, p in enumerate(params)}, spec, tensors=tensors)

@@ -53,6 +53,8 @@ def run(
     depth: int | None = None,
     ansatz: str = "ry-cnot",
     mapping_hidden: tuple[int, ...] | None = None,
+    chunks: int = 1,
+    scale: str | None = None,
     device: Profile | devices.Route | str = "auto",
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
@@ -63,6 +65,7 @@ def run(
 ) -> dict:
     """Load data, train each of ``models`` on the target net ``layers``, export, report.
 
+    ``chunks`` and ``scale`` are the generator's (``hybrid.quantum_train.generator``).
     ``models`` names what is trained: ``quantum-train``, its classical ``control``
     (``RandomFeatureControl``: same trainable count, no QNN) and the ``classical`` net itself.
     The first goes to ``out``; a classical net trained beside it goes to ``out/baseline``. Each is
@@ -85,6 +88,9 @@ def run(
         tuple(mapping_hidden) if mapping_hidden is not None else None,
     )
     settings = {"depth": sizing.depth, "ansatz": ansatz, "mapping_hidden": sizing.mapping_hidden}
+    # recorded only when set, so that runs from before these options resume as they were
+    settings |= {"chunks": chunks} if chunks != 1 else {}
+    settings |= {"scale": scale} if scale is not None else {}
     jobs = [_build(kind, layers, input_shape, settings, device, sizing.why) for kind in models]
     if set(models) != {"classical"}:  # said once nothing more can be refused
         if depth is None or mapping_hidden is None:
@@ -299,6 +305,8 @@ def load(
         profile=profile,
         ansatz=about.get("ansatz", "ry-cnot"),
         mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+        chunks=int(about.get("chunks", 1)),
+        scale=about.get("scale"),
     )
     config = training.TrainConfig(**spec.get("training", {}))
     like = model.init(jax.random.key(config.seed))
