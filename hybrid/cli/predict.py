@@ -40,7 +40,7 @@ def predict(args: argparse.Namespace) -> int:
 
     from hybrid import data
     from hybrid.deploy.classifier import NumpyClassifier
-    from hybrid.deploy.runs import SAFETENSORS, load_run
+    from hybrid.deploy.runs import SAFETENSORS, atomic_write, load_run
 
     output = check_output(args.output, args.overwrite) if args.output else None
     spec, arrays = load_run(args.run_dir)
