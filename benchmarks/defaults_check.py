@@ -67,7 +67,7 @@ def main() -> None:
         results[name] = {"runs": rows, "qt_mean": qt, "classical_mean": classical}
         print(name, f"QT {qt:.3f} classical {classical:.3f}", file=sys.stderr)
     report = {
-        "command": "python docs/results/quantum_train/defaults_check.py",
+        "command": "python benchmarks/defaults_check.py",
         "per_run": "hybrid train quantum-train --dataset D --baseline --seed S (defaults)",
         "synthetic": {
             k: dict(zip(("features", "classes", "rows", "spread"), v, strict=True))

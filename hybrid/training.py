@@ -30,7 +30,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,17 @@ def diverged(where: str, loss: float, config: TrainConfig, run_dir: Path | None)
     )
 
 
+MIN_STEPS = 500  # the fewest optimizer steps a run sized to its data (``sized_to``) takes
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained. ``epochs`` counts passes over the data; ``steps``, when given,
     counts optimizer steps instead (the (eps, gamma)-network's T). ``eval_every`` is the number of
     steps between a step-counted trainer's evaluations; ``fit`` evaluates after every epoch."""
 
-    epochs: int = 10
-    batch_size: int = 64
+    epochs: int | None = 10
+    batch_size: int | None = 64
     learning_rate: float = 1e-2
     optimizer: str = "adam"
     schedule: str = "constant"  # or "cosine": decay to zero over the run, settling noisy angles
@@ -110,6 +113,18 @@ class TrainConfig:
             )
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+
+    def sized_to(self, n_train: int) -> TrainConfig:
+        """This configuration with what it leaves unset (None) sized to ``n_train`` examples: a
+        batch of a sixteenth of the data (8 to 64), and as many epochs as give at least
+        ``MIN_STEPS`` optimizer steps (10 at least). A small data set then gets enough steps to
+        train, where 10 epochs of 64 would be a handful; a large one keeps 10 epochs of 64."""
+        batch = self.batch_size or min(64, max(8, n_train // 16))
+        epochs = self.epochs
+        if epochs is None and self.steps is None:
+            per_epoch = max(1, n_train // batch)
+            epochs = max(10, -(-MIN_STEPS // per_epoch))
+        return replace(self, batch_size=batch, epochs=epochs)
 
     def make_optimizer(self, total_steps: int) -> optax.GradientTransformation:
         rate = self.learning_rate
@@ -383,6 +398,8 @@ def fit(
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"train has {len(x_train)} inputs and {len(y_train)} labels")
+    if config.batch_size is None or (config.epochs is None and config.steps is None):
+        raise ValueError("fit needs a batch size and epochs or steps: see TrainConfig.sized_to")
     if config.eval_every is not None:
         raise ValueError("fit evaluates after every epoch; eval_every is for step-counted trainers")
     per_epoch = max(1, len(x_train) // config.batch_size)

@@ -130,18 +130,21 @@ ANSATZE = ("ry-cnot", "u3-cu3")
 
 
 def _add_training_options(
-    parser: argparse.ArgumentParser, *, steps=None, batch_size=64, lr=1e-2, optimizer=True
+    parser: argparse.ArgumentParser, *, steps=None, batch_size=None, lr=1e-2, optimizer=True
 ) -> None:
     """The options every ``hybrid train`` command spells alike."""
     if optimizer:
-        parser.add_argument("--epochs", type=_positive, default=10, help="training epochs")
+        parser.add_argument(
+            "--epochs", type=_positive, help="training epochs (default: 10, more for small data)"
+        )
         parser.add_argument("--optimizer", default="adam", help="any optax optimizer name")
         parser.add_argument(
             "--schedule", default="cosine", choices=["constant", "cosine"], help="learning rate"
         )
     steps_help = "optimizer steps in all" + (", in place of --epochs" if optimizer else " (T)")
     parser.add_argument("--steps", type=_positive, default=steps, help=steps_help)
-    parser.add_argument("--batch-size", type=_positive, default=batch_size, help="mini-batch size")
+    size_help = "mini-batch size" + ("" if batch_size else " (default: n/16, 8 to 64)")
+    parser.add_argument("--batch-size", type=_positive, default=batch_size, help=size_help)
     parser.add_argument("--lr", type=_rate, default=lr, help="learning rate")
     parser.add_argument("--seed", type=int, default=0, help="initial weights, batch order, split")
     parser.add_argument(

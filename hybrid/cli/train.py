@@ -21,7 +21,8 @@ def train_config(args: argparse.Namespace, **fixed) -> TrainConfig:
         "seed": args.seed,
         "eval_every": getattr(args, "eval_every", None),
     }
-    given = {k: v for k, v in options.items() if v is not None}
+    # None is passed on for epochs and batch size: the run then sizes them to its data
+    given = {k: v for k, v in options.items() if v is not None or k in ("epochs", "batch_size")}
     return TrainConfig(**(given | fixed))
 
 

@@ -80,6 +80,14 @@ def run(
         raise ValueError(f"models must be some of {MODELS}, got {models}")
     runs.check_out(out, resume=resume, overwrite=overwrite)
     train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
+    sized = config.sized_to(len(train.y))
+    if sized != config:
+        print(
+            f"hybrid: training sized to {len(train.y)} examples: batch {sized.batch_size}, "
+            f"{sized.epochs} epochs (--batch-size and --epochs set them)",
+            file=sys.stderr,
+        )
+        config = sized
     input_shape = tuple(train.x.shape[1:])
     sizing = size_to_net(
         architecture.param_count(layers, input_shape),
