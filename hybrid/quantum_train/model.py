@@ -18,6 +18,7 @@ from functools import cached_property
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 import hybrid.quantum_train.ansatz as ansatze
 import hybrid.quantum_train.qnn as qnn
@@ -86,6 +87,7 @@ class QuantumTrain(Classical):
     x_i = (beta * tanh(gamma * 2^(n-1) * p_i))^alpha minus its mean: it lifts the tiny p_i ~ 2^-n to
     order one before the mapping model sees them. The mapping model is the reference's dense stack
     (n+1) -> 4 -> 20 -> 4 -> 1 without activations; ``mapping_activation`` adds one between layers.
+    ``mesh`` shards the QNN's state over its ``state`` axis (``qnn.probabilities``).
     """
 
     depth: int = 10
@@ -97,6 +99,7 @@ class QuantumTrain(Classical):
     beta: float = 0.8
     alpha: float = 0.3
     probs_fn: qnn.ProbsFn | None = field(default=None, compare=False, repr=False)
+    mesh: Mesh | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -123,7 +126,7 @@ class QuantumTrain(Classical):
     @cached_property
     def probabilities(self) -> qnn.ProbsFn:
         return self.probs_fn or qnn.probabilities(
-            self.n_qubits, self.depth, self.profile, self.ansatz
+            self.n_qubits, self.depth, self.profile, self.ansatz, self.mesh
         )
 
     def n_trainable(self) -> int:

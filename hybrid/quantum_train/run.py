@@ -3,6 +3,7 @@ directory out (``hybrid.deploy.runs``), plus the resources its QNN would need on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
+from hybrid.devices import mesh as meshes
 from hybrid.quantum_train.model import Classical, QuantumTrain, RandomFeatureControl
 
 
@@ -56,6 +59,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    mesh: Mesh | None = None,
 ) -> dict:
     """Load data, train each of ``models`` on the target net ``layers``, export, report.
 
@@ -67,15 +71,24 @@ def run(
     it is locked while this run writes. Everything that can be refused (the directory, the
     device, the data, the network) is checked before anything is written; the device is resolved
     once, here, and its route recorded in model.json.
+
+    ``mesh`` (``hybrid.devices.mesh.make_mesh``) trains data-parallel over its ``data`` axis and
+    shards the QNN's state over its ``state`` axis (``auto`` then takes the reversible ``jax``
+    route, the one that runs sharded). In a multi-process run only process 0 checks and writes
+    ``out``; the others train alongside it and write nothing.
     """
     unknown = set(models) - set(MODELS)
     if unknown or not models:
         raise ValueError(f"models must be some of {MODELS}, got {models}")
-    runs.check_out(out, resume=resume, overwrite=overwrite)
+    writer = meshes.is_writer()
+    if writer:
+        runs.check_out(out, resume=resume, overwrite=overwrite)
     train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
     input_shape = tuple(train.x.shape[1:])
     settings = {"depth": depth, "ansatz": ansatz, "mapping_hidden": tuple(mapping_hidden)}
-    jobs = [_build(kind, layers, input_shape, settings, device) for kind in models]
+    if meshes.state_qubits(mesh) and device == "auto":
+        device = "jax"
+    jobs = [_build(kind, layers, input_shape, settings, device, mesh) for kind in models]
     out = Path(out)
     report: dict = {
         "dataset": dataset,
@@ -84,8 +97,11 @@ def run(
         "n_test": len(test.y),
         "runs": {},
     }
+    if mesh is not None:
+        report["mesh"] = meshes.sizes(mesh) | {"processes": jax.process_count()}
     histories: dict[str, list[dict]] = {}
-    with runs.claim(out, resume=resume, overwrite=overwrite):
+    claim = runs.claim if writer else _no_claim
+    with claim(out, resume=resume, overwrite=overwrite):
         for i, (kind, model, about) in enumerate(jobs):
             run_dir = out if i == 0 else out / ("baseline" if kind == "classical" else kind)
             if kind == "quantum-train" and devices.get(about["device"]).plugin:
@@ -100,9 +116,9 @@ def run(
                     ansatz=ansatz,
                 )
             histories[kind], report["runs"][kind] = _train_and_export(
-                model, about, run_dir, train, test, layers, dataset, config, resume, progress
+                model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh
             )
-        if len(histories) > 1:  # every model of the run on one plot, in the main run
+        if len(histories) > 1 and writer:  # every model of the run on one plot, in the main run
             training.plot_history(histories, out / runs.CURVE)
     return report
 
@@ -125,7 +141,13 @@ def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: in
     return train, test, layers
 
 
-def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device):
+@contextlib.contextmanager
+def _no_claim(out, *, resume: bool, overwrite: bool):
+    """A process other than 0 of a multi-process run: process 0 holds the claim."""
+    yield None
+
+
+def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, mesh=None):
     """(kind, model, its description for model.json); a QNN's device resolved here, once."""
     if kind == "classical":
         model = Classical(tuple(layers), input_shape)
@@ -137,7 +159,7 @@ def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device):
     about["mapping_hidden"] = list(settings["mapping_hidden"])
     if kind == "quantum-train":
         route = devices.resolve(device, model.n_qubits)
-        model = replace(model, profile=route)
+        model = replace(model, profile=route, mesh=mesh)
         about |= {"device": route.profile.name, "route": route.reason}
     else:
         about |= {"device": "classical", "route": None}
@@ -149,7 +171,7 @@ def _counts(model) -> dict:
 
 
 def _train_and_export(
-    model, about, run_dir, train, test, layers, dataset, config, resume, progress
+    model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh=None
 ):
     """Train one model through ``training.fit`` and write its run directory; its history and
     its report row (the last epoch's metrics and the final loss and accuracy on both sets)."""
@@ -173,18 +195,24 @@ def _train_and_export(
             "architecture": {"layers": list(layers), "input_shape": input_shape},
             "dataset": str(dataset),
         },
+        mesh=mesh,
     )
-    apply = jax.jit(model.apply)
+    apply = training.evaluator(model, mesh)
     final = {
         f"{part}_{key}": value
         for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
         for key, value in training.evaluate(apply, params, x, y, config.eval_batch_size).items()
     }
+    writer = meshes.is_writer()
+    weights = np.asarray(model.weights(params))
+    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
+    if not writer:
+        return history, row
     runs.save_network(
         run_dir,
         layers,
         input_shape,
-        np.asarray(model.weights(params)),
+        weights,
         preprocessing=train.preprocessing,
         class_names=train.class_names,
         model=about,
@@ -198,7 +226,6 @@ def _train_and_export(
         metrics=history[-1] | final,
     )
     training.plot_history({about["type"]: history}, Path(run_dir) / runs.CURVE)
-    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
     return history, row
 
 
