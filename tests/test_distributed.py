@@ -67,9 +67,9 @@ SLOW = pytest.mark.slow
 @pytest.mark.parametrize(
     "ansatz, n, states, chunk",
     [
-        ("ry-cnot", 12, (2, 8), None),
+        ("ry-cnot", 12, (8,), None),
         ("ry-cnot", 10, (4,), 6),
-        ("u3-cu3", 6, (2, 8), None),
+        ("u3-cu3", 6, (2,), None),
         pytest.param("ry-cnot", 12, (2, 4, 8), None, marks=SLOW),
         pytest.param("ry-cnot", 14, (8,), 10, marks=SLOW),
         pytest.param("u3-cu3", 12, (2, 4, 8), None, marks=SLOW),

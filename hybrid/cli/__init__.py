@@ -118,8 +118,21 @@ def _add_quantum_train(train) -> None:
         help="classical control: the QNN's probabilities replaced by softmax(F theta), same count",
     )
     qt.add_argument("--out", default="runs/quantum-train", help="run directory")
+    _add_mesh_options(qt)
     _add_training_options(qt)
     qt.set_defaults(func="hybrid.cli.train:quantum_train")
+
+
+def _add_mesh_options(parser) -> None:
+    """Several devices (docs/distributed.md): the mesh, and joining a multi-process run."""
+    group = parser.add_argument_group("more than one device")
+    group.add_argument(
+        "--devices", type=_positive, help="devices to train on (data-parallel unless --mesh)"
+    )
+    group.add_argument("--mesh", help="data=D,state=S: batch over D, QNN state over S devices")
+    group.add_argument("--coordinator", help="HOST:PORT of process 0 (Slurm, mpirun: automatic)")
+    group.add_argument("--num-processes", type=_positive, help="processes in the run")
+    group.add_argument("--process-id", type=int, help="this process's index, 0 ... P-1")
 
 
 def _add_ripe(train) -> None:
