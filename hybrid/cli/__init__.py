@@ -248,9 +248,17 @@ def _add_resources(commands) -> None:
     p = commands.add_parser(
         "resources", help="qubits, native gates, depth, shots and QPU cost of a model on a device"
     )
-    p.add_argument("target", help=f"a run directory or one of {', '.join(RESOURCE_MODELS)}")
+    p.add_argument(
+        "target",
+        help=f"a run directory, one of {', '.join(RESOURCE_MODELS)}, or plan (memory and "
+        "exchange of a state over --devices)",
+    )
     p.add_argument("--device", default="qiskit.aer-noisy", help="device profile name or .toml")
     p.add_argument("--write", action="store_true", help="save the report in RUN_DIR")
+    p.add_argument("--qubits", type=_positive, default=20, help="plan: QNN qubits")
+    p.add_argument("--devices", type=_positive, default=1, help="plan: devices holding the state")
+    p.add_argument("--precision", default="double", choices=("single", "double"), help="plan")
+    p.add_argument("--depth", type=_positive, default=1, help="plan: QNN blocks L")
     p.set_defaults(func="hybrid.cli.info:resources")
 
 
