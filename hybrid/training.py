@@ -41,6 +41,7 @@ import optax
 
 from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
 from hybrid.deploy import runs
+from hybrid.devices import mesh as meshes
 
 CHECKPOINT = runs.CHECKPOINT
 METRICS = runs.METRICS
@@ -142,7 +143,7 @@ def evaluate(apply: Callable, params, x: np.ndarray, y: np.ndarray, batch: int =
     memory (a Quantum-Train model runs its QNN once per batch, as in training)."""
     loss, correct = 0.0, 0
     for start in range(0, len(x), batch):
-        logits = apply(params, jnp.asarray(x[start : start + batch]))
+        logits = jnp.asarray(apply(params, jnp.asarray(x[start : start + batch])))
         labels = jnp.asarray(y[start : start + batch])
         loss += float(cross_entropy(logits, labels)) * len(labels)
         correct += int(jnp.sum(jnp.argmax(logits, -1) == labels))
@@ -245,12 +246,14 @@ class RunRecord:
     """A run's checkpoint and metrics in ``run_dir`` (nothing is written when it is None).
 
     ``identity`` is what makes two runs the same besides ``config`` (the model's description and
-    the data's fingerprint); ``resume`` refuses a checkpoint whose record differs.
+    the data's fingerprint); ``resume`` refuses a checkpoint whose record differs. Of the
+    processes of a multi-process run only the ``writer`` saves; every process resumes.
     """
 
     run_dir: Path | None
     config: TrainConfig
     identity: dict
+    writer: bool = True
 
     def resume(self, like: Any) -> tuple[Any, dict] | None:
         """The saved state and its meta if ``run_dir`` holds this run's checkpoint, else None."""
@@ -264,7 +267,7 @@ class RunRecord:
 
     def save(self, state: Any, progress: dict, history: Any) -> None:
         """Checkpoint ``state`` with ``progress`` (where the run is) and write metrics.json."""
-        if self.run_dir is None:
+        if self.run_dir is None or not self.writer:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         record = {"config": asdict(self.config), "identity": self.identity, "history": history}
@@ -334,8 +337,10 @@ class _Progress:
             )
 
 
-def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callable):
-    @jax.jit
+def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callable, mesh=None):
+    """One compiled optimizer step. With a ``mesh`` the batch comes sharded over its ``data``
+    axis and the state replicated, so XLA splits the batch's work and sums the gradients."""
+
     def step(state, xb, yb):
         params, opt_state = state
         loss, grads = jax.value_and_grad(lambda p: loss_fn(model.apply(p, xb), yb))(params)
@@ -343,7 +348,10 @@ def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callabl
         params = optax.apply_updates(params, updates)
         return (params, opt_state), loss, jnp.isfinite(loss) & all_finite(params)
 
-    return step
+    if mesh is None:
+        return jax.jit(step)
+    same, batch = meshes.replicated(mesh), meshes.batch_sharding(mesh)
+    return jax.jit(step, in_shardings=(same, batch, batch), out_shardings=(same, same, same))
 
 
 class _NonFinite(Exception):
@@ -352,15 +360,36 @@ class _NonFinite(Exception):
         self.step, self.loss = step, loss
 
 
-def _steps(step, state, data, batches, done: int, losses: list, loop_s: float, bar, pressed):
-    """Run ``step`` over ``batches`` (index arrays into ``data``), appending to ``losses``; stop
-    after a whole step on Ctrl-C. Returns (state, loop seconds, steps done, stopped). A step
-    whose loss or parameters are not finite is not taken: ``_NonFinite`` carries where."""
+def placement(mesh) -> tuple[Callable, Callable]:
+    """(batch -> device array, state -> device state): as they are on one device, or as global
+    arrays on the mesh (batch over ``data``, state replicated), which a multi-process run needs."""
+    if mesh is None:
+        return jnp.asarray, lambda state: state
+    batch, same = meshes.batch_sharding(mesh), meshes.replicated(mesh)
+    return (lambda x: meshes.put(x, batch)), (lambda state: meshes.put(state, same))
+
+
+def _steps(
+    step,
+    state,
+    data,
+    batches,
+    done: int,
+    losses: list,
+    loop_s: float,
+    bar,
+    pressed,
+    put=jnp.asarray,
+):
+    """Run ``step`` over ``batches`` (index arrays into ``data``, placed by ``put``), appending
+    to ``losses``; stop after a whole step on Ctrl-C. Returns (state, loop seconds, steps done,
+    stopped). A step whose loss or parameters are not finite is not taken: ``_NonFinite``
+    carries where."""
     x, y = data
     try:
         for idx in batches:
             t0 = time.perf_counter()
-            new, loss, finite = step(state, jnp.asarray(x[idx]), jnp.asarray(y[idx]))
+            new, loss, finite = step(state, put(x[idx]), put(y[idx]))
             if not bool(finite):
                 raise _NonFinite(done + 1, float(loss))
             state = new
@@ -386,6 +415,7 @@ def fit(
     progress: bool = True,
     loss_fn: Callable = cross_entropy,
     identity: dict | None = None,
+    mesh=None,
 ) -> tuple[Any, list[dict]]:
     """Train ``model`` with Optax; returns the final params and the per-epoch history.
 
@@ -393,6 +423,11 @@ def fit(
     the configuration and a fingerprint of the data; ``resume`` refuses a checkpoint whose
     record differs. Batch order comes from (seed, epoch) alone, and the ragged last batch is
     dropped so that every step has one shape.
+
+    ``mesh`` (``hybrid.devices.mesh.make_mesh``) trains data-parallel: each batch is sharded over
+    its ``data`` axis (the batch size must divide evenly), and with several processes
+    (``hybrid.devices.mesh.initialize``) only process 0 writes ``run_dir``. The params returned
+    are this process's own copy.
     """
     wall0 = time.perf_counter()
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
@@ -402,6 +437,10 @@ def fit(
         raise ValueError("fit needs a batch size and epochs or steps: see TrainConfig.sized_to")
     if config.eval_every is not None:
         raise ValueError("fit evaluates after every epoch; eval_every is for step-counted trainers")
+    if config.batch_size % (data_size := meshes.sizes(mesh)[meshes.DATA]):
+        raise ValueError(
+            f"batch size {config.batch_size} does not split over {data_size} data-parallel devices"
+        )
     per_epoch = max(1, len(x_train) // config.batch_size)
     total = config.steps or per_epoch * config.epochs
     epochs = -(-total // per_epoch)
@@ -410,7 +449,10 @@ def fit(
     state = (params, optimizer.init(params))
     data = fingerprint(x_train, y_train, *map(np.asarray, test))
     record = RunRecord(
-        Path(run_dir) if run_dir is not None else None, config, {"data": data, **(identity or {})}
+        Path(run_dir) if run_dir is not None else None,
+        config,
+        {"data": data, **(identity or {})},
+        writer=meshes.is_writer(),
     )
     history: list[dict] = []
     at = {"epoch": 0, "step": 0, "partial": {"losses": [], "train_loop_s": 0.0}, "wall_s": 0.0}
@@ -422,7 +464,9 @@ def fit(
             f"hybrid: resumed {run_dir} at epoch {at['epoch'] + 1}, step {at['step']}",
             file=sys.stderr,
         )
-    step, apply = _train_step(model, optimizer, loss_fn), jax.jit(model.apply)
+    put, put_state = placement(mesh)
+    state = put_state(state)
+    step, apply = _train_step(model, optimizer, loss_fn, mesh), evaluator(model, mesh)
     loop_s = history[-1]["train_loop_s"] if history else 0.0
 
     def save(epoch: int, step_: int, losses: list[float], epoch_loop_s: float) -> None:
@@ -456,6 +500,7 @@ def fit(
                     epoch_loop_s,
                     bar,
                     pressed,
+                    put,
                 )
             except _NonFinite as bad:
                 bar.close("stopped: non-finite")
@@ -483,7 +528,17 @@ def fit(
             save(epoch + 1, 0, [], 0.0)
             if pressed and epoch + 1 < epochs:
                 raise record.interrupted(f"the end of epoch {epoch + 1}")
-    return state[0], history
+    return (state[0] if mesh is None else meshes.local(state[0])), history
+
+
+def evaluator(model, mesh) -> Callable:
+    """``(params, x) -> logits`` for ``evaluate``: compiled; with a mesh, x replicated on it and
+    the logits brought back to this process."""
+    if mesh is None:
+        return jax.jit(model.apply)
+    same = meshes.replicated(mesh)
+    apply = jax.jit(model.apply, out_shardings=same)
+    return lambda params, x: np.asarray(apply(params, meshes.put(x, same)))
 
 
 def pyplot():

@@ -187,8 +187,21 @@ def _add_quantum_train(train) -> None:
         help="classical control: the QNN's probabilities replaced by softmax(F theta), same count",
     )
     qt.add_argument("--out", default="runs/quantum-train", help="run directory")
+    _add_mesh_options(qt)
     _add_training_options(qt)
     qt.set_defaults(func="hybrid.cli.train:quantum_train")
+
+
+def _add_mesh_options(parser) -> None:
+    """Several devices (docs/distributed.md): the mesh, and joining a multi-process run."""
+    group = parser.add_argument_group("more than one device")
+    group.add_argument(
+        "--devices", type=_positive, help="devices to train on (data-parallel unless --mesh)"
+    )
+    group.add_argument("--mesh", help="data=D,state=S: batch over D, QNN state over S devices")
+    group.add_argument("--coordinator", help="HOST:PORT of process 0 (Slurm, mpirun: automatic)")
+    group.add_argument("--num-processes", type=_positive, help="processes in the run")
+    group.add_argument("--process-id", type=int, help="this process's index, 0 ... P-1")
 
 
 def _add_ripe(train) -> None:
@@ -309,9 +322,17 @@ def _add_resources(commands) -> None:
     p = commands.add_parser(
         "resources", help="qubits, native gates, depth, shots and QPU cost of a model on a device"
     )
-    p.add_argument("target", help=f"a run directory or one of {', '.join(RESOURCE_MODELS)}")
+    p.add_argument(
+        "target",
+        help=f"a run directory, one of {', '.join(RESOURCE_MODELS)}, or plan (memory and "
+        "exchange of a state over --devices)",
+    )
     p.add_argument("--device", default="qiskit.aer-noisy", help="device profile name or .toml")
     p.add_argument("--write", action="store_true", help="save the report in RUN_DIR")
+    p.add_argument("--qubits", type=_positive, default=20, help="plan: QNN qubits")
+    p.add_argument("--devices", type=_positive, default=1, help="plan: devices holding the state")
+    p.add_argument("--precision", default="double", choices=("single", "double"), help="plan")
+    p.add_argument("--depth", type=_positive, default=1, help="plan: QNN blocks L")
     p.set_defaults(func="hybrid.cli.info:resources")
 
 

@@ -35,6 +35,8 @@ def devices(args: argparse.Namespace) -> int:
 
 
 def resources(args: argparse.Namespace) -> int:
+    if args.target == "plan":
+        return plan(args)
     from hybrid import reports
 
     out = reports.report(args.target, args.device)
@@ -42,4 +44,18 @@ def resources(args: argparse.Namespace) -> int:
     print(text)
     if args.write and Path(args.target).is_dir():
         (Path(args.target) / f"resources-{out['device']}.json").write_text(text + "\n")
+    return 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    """``hybrid resources plan``: on a CPU this process gets ``--devices`` CPU devices (set before
+    JAX starts), so the sharded program compiles here for small ``--qubits``."""
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", args.devices)
+    jax.config.update("jax_enable_x64", args.precision == "double")
+    from hybrid.quantum_train import plan
+
+    report = plan.plan(args.qubits, args.devices, args.precision, args.depth)
+    print(json.dumps(report, indent=2))
     return 0

@@ -38,8 +38,24 @@ def _layers(text: str | None) -> list | None:
         raise ValueError(f"--layers {text!r}: {err}") from None
 
 
+def mesh_of(args: argparse.Namespace):
+    """The mesh ``--devices``/``--mesh`` ask for (None: one device), after joining a
+    multi-process run when ``--coordinator`` is given or Slurm/Open MPI started this one."""
+    from hybrid.devices import mesh as meshes
+
+    meshes.initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.devices is None and args.mesh is None:
+        return None
+    sizes = meshes.parse(args.mesh or "")
+    state = sizes.get(meshes.STATE, 1)
+    return meshes.make_mesh(args.devices, data=sizes.get(meshes.DATA), state=state)
+
+
 def quantum_train(args: argparse.Namespace) -> int:
     from hybrid import quantum_train
+    from hybrid.devices import mesh as meshes
+
+    mesh = mesh_of(args)
 
     if args.classical:
         models = ("classical",)
@@ -60,8 +76,10 @@ def quantum_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         resume=args.resume,
         overwrite=args.overwrite,
+        mesh=mesh,
     )
-    print(json.dumps(report, indent=2))
+    if meshes.is_writer():
+        print(json.dumps(report, indent=2))
     return 0
 
 

@@ -125,6 +125,7 @@ class Generator:
     beta: float = 0.8
     alpha: float = 0.3
     probs_fn: qnn.ProbsFn | None = field(default=None, compare=False, repr=False)
+    mesh: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.depth < 1:
@@ -174,7 +175,7 @@ class Generator:
     @cached_property
     def probabilities(self) -> qnn.ProbsFn:
         return self.probs_fn or qnn.probabilities(
-            self.n_qubits, self.depth, self.profile, self.ansatz
+            self.n_qubits, self.depth, self.profile, self.ansatz, self.mesh
         )
 
     @cached_property
@@ -286,6 +287,7 @@ def generator(
     alpha: float = 0.3,
     order: Sequence[str] | None = None,
     probs_fn: qnn.ProbsFn | None = None,
+    mesh: Any = None,
 ) -> Generator:
     """A Quantum-Train generator of the weights of ``template``, any pytree of float arrays.
 
@@ -304,6 +306,7 @@ def generator(
     ``order`` lists the leaves' names (``leaf_name``: ``conv1.kernel``) in the order the flat
     vector fills them, if not the tree's (which sorts dict keys, so a bias before its kernel):
     the same order as an ``architecture`` stack makes the same key give the same weights.
+    ``mesh`` shards the QNN's state over its ``state`` axis (``hybrid.devices.mesh``).
     """
     flat, treedef = jax.tree_util.tree_flatten_with_path(template)
     names, shapes, dtypes = [], [], []
@@ -344,4 +347,5 @@ def generator(
         beta=beta,
         alpha=alpha,
         probs_fn=probs_fn,
+        mesh=mesh,
     )

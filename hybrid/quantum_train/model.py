@@ -19,6 +19,7 @@ from functools import cached_property
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 import hybrid.quantum_train.ansatz as ansatze
 import hybrid.quantum_train.qnn as qnn
@@ -69,6 +70,7 @@ class QuantumTrain(Classical):
 
     The options are the generator's. ``scale`` stays off by default so the reference's setting
     reproduces; ``chunks`` splits the weights into chunks of 2^n (``generator.generator``).
+    ``mesh`` shards the QNN's state over its ``state`` axis (``qnn.probabilities``).
     """
 
     depth: int = 10
@@ -82,6 +84,7 @@ class QuantumTrain(Classical):
     probs_fn: qnn.ProbsFn | None = field(default=None, compare=False, repr=False)
     chunks: int = 1
     scale: str | None = None
+    mesh: Mesh | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -96,6 +99,7 @@ class QuantumTrain(Classical):
             profile=self.profile,
             chunks=self.chunks,
             scale=self.scale,
+            mesh=self.mesh,
             mapping_hidden=self.mapping_hidden,
             mapping_activation=self.mapping_activation,
             gamma=self.gamma,

@@ -34,10 +34,12 @@ import numpy as np
 import pennylane as qml
 import scipy.sparse as sp
 from jax import lax
+from jax.sharding import Mesh
 
 import hybrid.quantum_train.ansatz as ansatze
 from hybrid import devices, jaxcheck
 from hybrid.devices import Profile
+from hybrid.devices import mesh as meshes
 from hybrid.quantum_train.ansatz import Ansatz
 
 ProbsFn = Callable[[jax.Array], jax.Array]
@@ -242,7 +244,17 @@ def _overlaps(bra: jax.Array, ket: jax.Array, mask: np.ndarray, axes: tuple[int,
     )
 
 
-def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap, chunk_qubits):
+def _unapply(
+    inverse,
+    mask: np.ndarray,
+    axes: tuple[int, ...],
+    psi,
+    lam,
+    overlap,
+    chunk_qubits,
+    pin=None,
+    sharded: int = 0,
+):
     """One gate of the backward pass: ``inverse`` (U^dagger, non-zero where ``mask``) on the wires
     ``axes`` of psi and of lambda, and, for an ``overlap`` mask, Y = ``_overlaps(lam, psi)`` of
     the results (else Y = None).
@@ -252,9 +264,13 @@ def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap
     whole-state passes write each gate's output beside its input (XLA writes in place only where
     an output element depends on the same input element, and a gate mixes pairs). Y is summed
     inside the loop from the chunks just written; read after it, XLA would have to copy both
-    states so that the next gate's loop could not overwrite them first."""
+    states so that the next gate's loop could not overwrite them first. ``pin`` holds a
+    state sharded over its ``sharded`` top qubits to that sharding; the chunk loop runs over the
+    other qubits, so each device loops over its own shard."""
     n = psi.ndim
-    loop = [a for a in range(n) if a not in axes][: max(0, n - (chunk_qubits or n))]
+    pin = pin or meshes.state_constraint(None, n)
+    free = [a for a in range(sharded, n) if a not in axes]
+    loop = free[: max(0, n - (chunk_qubits or n))]
     sizes = tuple(1 if a in loop else 2 for a in range(n))
 
     def body(i, carry):
@@ -264,14 +280,16 @@ def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap
             for k, a in enumerate(loop):
                 starts[a] = ((i >> (len(loop) - 1 - k)) & 1).astype(jnp.int32)
             states = [
-                lax.dynamic_update_slice(
-                    s, _apply(inverse, mask, lax.dynamic_slice(s, starts, sizes), axes), starts
+                pin(
+                    lax.dynamic_update_slice(
+                        s, _apply(inverse, mask, lax.dynamic_slice(s, starts, sizes), axes), starts
+                    )
                 )
                 for s in states
             ]
             chunks = [lax.dynamic_slice(s, starts, sizes) for s in states]
         else:
-            states = chunks = [_apply(inverse, mask, s, axes) for s in states]
+            states = chunks = [pin(_apply(inverse, mask, s, axes)) for s in states]
         if overlap is not None:
             y = y + _overlaps(chunks[1], chunks[0], overlap, axes)
         return states, y
@@ -285,7 +303,9 @@ def _unapply(inverse, mask: np.ndarray, axes: tuple[int, ...], psi, lam, overlap
     return psi, lam, y
 
 
-def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) -> ProbsFn:
+def _reversible(
+    n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None, mesh: Mesh | None = None
+) -> ProbsFn:
     """State vector in JAX with a reversible adjoint: memory of a few states, not of every gate.
 
     The forward pass keeps only the final state. The backward pass walks the gates in reverse,
@@ -300,9 +320,14 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
     would only make it slower. With ``chunk_qubits`` the final state is not kept either: the
     backward pass runs the forward pass again, so whatever the caller does between the two passes (a
     Quantum-Train step's mapping model and target network) runs without a state beside it.
+
+    With a ``mesh`` whose ``state`` axis has S devices, every state is held sharded over its top
+    log2(S) qubits (``hybrid.devices.mesh.state_sharding``) and XLA's partitioner turns a gate
+    on a sharded qubit into an exchange between devices: memory per device falls as 1/S.
     """
     wires = list(range(n_qubits))
     axes, trainable, masks = _block_structure(ansatz, n_qubits)
+    pin, sharded = meshes.state_constraint(mesh, n_qubits), meshes.state_qubits(mesh)
 
     def matrices(block_angles, dtype):
         ops = _gates(qml.tape.make_qscript(ansatz.block)(block_angles, wires).operations)
@@ -317,11 +342,11 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
         # state into a literal, one state of memory more for the whole run, and in the backward
         # pass a 1 from the cotangent keeps XLA from running the pass early.
         one = (after.reshape(-1)[0] * 0 + 1).astype(dtype)
-        start = jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one)
+        start = pin(jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one))
 
         def block(state, block_angles):
             for u, mask, ax in zip(matrices(block_angles, dtype), masks, axes, strict=True):
-                state = _apply(u, mask, state, ax)
+                state = pin(_apply(u, mask, state, ax))
             return state, None
 
         return jax.lax.scan(block, start, angles)[0]
@@ -342,7 +367,7 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
             cotangent = jax.lax.optimization_barrier(cotangent)
             state = run(angles, cotangent)
         dtype = state.dtype
-        adjoint = cotangent.reshape(state.shape).astype(dtype) * state
+        adjoint = pin(cotangent.reshape(state.shape).astype(dtype) * state)
 
         def block(carry, block_angles):
             psi, lam = carry
@@ -352,7 +377,9 @@ def _reversible(n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None) 
                 mask = masks[k]
                 overlap = (mask.T.astype(int) @ mask > 0) if trainable[k] else None
                 inverse = jnp.conj(mats[k]).T
-                psi, lam, y = _unapply(inverse, mask.T, axes[k], psi, lam, overlap, chunk_qubits)
+                psi, lam, y = _unapply(
+                    inverse, mask.T, axes[k], psi, lam, overlap, chunk_qubits, pin, sharded
+                )
                 if trainable[k]:
                     weights[k] = 2 * jnp.conj(mats[k]) @ y
 
@@ -389,16 +416,25 @@ def probabilities(
     depth: int,
     profile: Profile | devices.Route | str = "auto",
     ansatz: str | Ansatz = "ry-cnot",
+    mesh: Mesh | None = None,
 ) -> ProbsFn:
-    """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX."""
+    """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX.
+
+    ``mesh`` (``hybrid.devices.mesh.make_mesh``) shards the reversible route's state over its
+    ``state`` axis; the other routes hold a whole state and refuse a sharded one."""
     if n_qubits < 1 or depth < 1:
         raise ValueError(f"need n_qubits >= 1 and depth >= 1, got {n_qubits}, {depth}")
     profile, spec = devices.resolve(profile, n_qubits).profile, ansatze.get(ansatz)
+    if meshes.state_qubits(mesh) and profile.gradient != "reversible":
+        raise ValueError(
+            f"a sharded state (mesh state axis > 1) runs on the reversible route (profile jax), "
+            f"not on {profile.name} ({profile.gradient})"
+        )
     if profile.gradient == "backprop":
         return _backprop(n_qubits, profile, spec)
     if profile.gradient == "adjoint":
         return _adjoint(n_qubits, profile, spec)
     if profile.gradient == "reversible":
         in_place = n_qubits >= IN_PLACE_QUBITS and jax.default_backend() == "cpu"
-        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None)
+        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None, mesh)
     return _qnode(n_qubits, profile, spec)

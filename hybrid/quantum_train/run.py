@@ -3,6 +3,7 @@ directory out (``hybrid.deploy.runs``), plus the resources its QNN would need on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import asdict, replace
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
+from hybrid.devices import mesh as meshes
 from hybrid.quantum_train.model import (
     Classical,
     QuantumTrain,
@@ -62,6 +65,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    mesh: Mesh | None = None,
 ) -> dict:
     """Load data, train each of ``models`` on the target net ``layers``, export, report.
 
@@ -74,11 +78,18 @@ def run(
     it is locked while this run writes. Everything that can be refused (the directory, the
     device, the data, the network) is checked before anything is written; the device is resolved
     once, here, and its route recorded in model.json.
+
+    ``mesh`` (``hybrid.devices.mesh.make_mesh``) trains data-parallel over its ``data`` axis and
+    shards the QNN's state over its ``state`` axis (``auto`` then takes the reversible ``jax``
+    route, the one that runs sharded). In a multi-process run only process 0 checks and writes
+    ``out``; the others train alongside it and write nothing.
     """
     unknown = set(models) - set(MODELS)
     if unknown or not models:
         raise ValueError(f"models must be some of {MODELS}, got {models}")
-    runs.check_out(out, resume=resume, overwrite=overwrite)
+    writer = meshes.is_writer()
+    if writer:
+        runs.check_out(out, resume=resume, overwrite=overwrite)
     train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
     sized = config.sized_to(len(train.y))
     if sized != config:
@@ -99,7 +110,11 @@ def run(
     # recorded only when set, so that runs from before these options resume as they were
     settings |= {"chunks": chunks} if chunks != 1 else {}
     settings |= {"scale": scale} if scale is not None else {}
-    jobs = [_build(kind, layers, input_shape, settings, device, sizing.why) for kind in models]
+    if meshes.state_qubits(mesh) and device == "auto":
+        device = "jax"
+    jobs = [
+        _build(kind, layers, input_shape, settings, device, sizing.why, mesh) for kind in models
+    ]
     if set(models) != {"classical"}:  # said once nothing more can be refused
         if depth is None or mapping_hidden is None:
             print(f"hybrid: {sizing.why}", file=sys.stderr)
@@ -113,8 +128,11 @@ def run(
         "n_test": len(test.y),
         "runs": {},
     }
+    if mesh is not None:
+        report["mesh"] = meshes.sizes(mesh) | {"processes": jax.process_count()}
     histories: dict[str, list[dict]] = {}
-    with runs.claim(out, resume=resume, overwrite=overwrite):
+    claim = runs.claim if writer else _no_claim
+    with claim(out, resume=resume, overwrite=overwrite):
         for i, (kind, model, about) in enumerate(jobs):
             run_dir = out if i == 0 else out / ("baseline" if kind == "classical" else kind)
             if kind == "quantum-train" and devices.get(about["device"]).plugin:
@@ -129,9 +147,9 @@ def run(
                     ansatz=ansatz,
                 )
             histories[kind], report["runs"][kind] = _train_and_export(
-                model, about, run_dir, train, test, layers, dataset, config, resume, progress
+                model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh
             )
-        if len(histories) > 1:  # every model of the run on one plot, in the main run
+        if len(histories) > 1 and writer:  # every model of the run on one plot, in the main run
             training.plot_history(histories, out / runs.CURVE)
     return report
 
@@ -154,7 +172,15 @@ def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: in
     return train, test, layers
 
 
-def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, why: str):
+@contextlib.contextmanager
+def _no_claim(out, *, resume: bool, overwrite: bool):
+    """A process other than 0 of a multi-process run: process 0 holds the claim."""
+    yield None
+
+
+def _build(
+    kind: str, layers: list, input_shape: tuple, settings: dict, device, why: str, mesh=None
+):
     """(kind, model, its description for model.json, with ``why`` its depth and mapping
     widths were chosen); a QNN's device resolved here, once."""
     if kind == "classical":
@@ -167,7 +193,7 @@ def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, 
     about["mapping_hidden"] = list(settings["mapping_hidden"])
     if kind == "quantum-train":
         route = devices.resolve(device, model.n_qubits)
-        model = replace(model, profile=route)
+        model = replace(model, profile=route, mesh=mesh)
         about |= {"device": route.profile.name, "route": route.reason}
     else:
         about |= {"device": "classical", "route": None}
@@ -179,7 +205,7 @@ def _counts(model) -> dict:
 
 
 def _train_and_export(
-    model, about, run_dir, train, test, layers, dataset, config, resume, progress
+    model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh=None
 ):
     """Train one model through ``training.fit`` and write its run directory; its history and
     its report row (the last epoch's metrics and the final loss and accuracy on both sets)."""
@@ -203,18 +229,24 @@ def _train_and_export(
             "architecture": {"layers": list(layers), "input_shape": input_shape},
             "dataset": str(dataset),
         },
+        mesh=mesh,
     )
-    apply = jax.jit(model.apply)
+    apply = training.evaluator(model, mesh)
     final = {
         f"{part}_{key}": value
         for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
         for key, value in training.evaluate(apply, params, x, y, config.eval_batch_size).items()
     }
+    writer = meshes.is_writer()
+    weights = np.asarray(model.weights(params))
+    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
+    if not writer:
+        return history, row
     runs.save_network(
         run_dir,
         layers,
         input_shape,
-        np.asarray(model.weights(params)),
+        weights,
         preprocessing=train.preprocessing,
         class_names=train.class_names,
         model=about,
@@ -228,7 +260,6 @@ def _train_and_export(
         metrics=history[-1] | final,
     )
     training.plot_history({about["type"]: history}, Path(run_dir) / runs.CURVE)
-    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
     return history, row
 
 

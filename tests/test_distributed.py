@@ -1,0 +1,216 @@
+"""Several devices give what one device gives: the sharded QNN state, the data-parallel step and
+a two-process run, each in a child process that sets its own device count (the device count is
+fixed when JAX starts, so this process keeps its one CPU device)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+PRELUDE = """
+import json, sys
+import jax
+jax.config.update("jax_num_cpu_devices", {devices})
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+from hybrid.devices import mesh as meshes
+"""
+
+
+def child(code: str, devices: int = 8, timeout: int = 240, env: dict | None = None) -> dict:
+    """Run ``code`` (after ``PRELUDE``) in a fresh Python with ``devices`` CPU devices; the JSON
+    object it prints last is the answer."""
+    script = PRELUDE.format(devices=devices) + textwrap.dedent(code)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+QNN = """
+from hybrid.quantum_train import ansatz, qnn
+n, depth, name = {n}, 2, "{ansatz}"
+spec = ansatz.get(name)
+angles = jax.random.uniform(jax.random.key(0), spec.shape(n, depth), float, 0, 2 * np.pi)
+g = jax.random.normal(jax.random.key(1), (2**n,))
+
+def value_and_grad(mesh, chunk=None):
+    p, pull = jax.vjp(qnn._reversible(n, spec, chunk, mesh), angles)
+    return np.asarray(p), np.asarray(pull(g)[0])
+
+p1, g1 = value_and_grad(None)
+gaps = {{}}
+for state in {states}:
+    p, grad = value_and_grad(meshes.make_mesh(state, state=state), {chunk})
+    gaps[state] = [float(np.max(np.abs(p - p1))), float(np.max(np.abs(grad - g1)))]
+print(json.dumps(gaps))
+"""
+
+
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "ansatz, n, states, chunk",
+    [
+        ("ry-cnot", 12, (8,), None),
+        ("ry-cnot", 10, (4,), 6),
+        ("u3-cu3", 6, (2,), None),
+        pytest.param("ry-cnot", 12, (2, 4, 8), None, marks=SLOW),
+        pytest.param("ry-cnot", 14, (8,), 10, marks=SLOW),
+        pytest.param("u3-cu3", 12, (2, 4, 8), None, marks=SLOW),
+    ],
+)
+def test_sharded_state_equals_one_device(ansatz, n, states, chunk):
+    """Probabilities and their gradient (one VJP) with the state over 2, 4, 8 devices,
+    whole-state passes and the lean in-place chunks alike. XLA's SPMD compilation of a sharded
+    route takes about as long as the unsharded one, and u3-cu3's block is six times
+    ry-cnot's, so the 12- to 14-qubit cases of every ansatz are marked slow."""
+    gaps = child(QNN.format(n=n, ansatz=ansatz, states=states, chunk=chunk))
+    assert set(gaps) == {str(s) for s in states}
+    for state, (p_gap, g_gap) in gaps.items():
+        assert p_gap < 1e-10 and g_gap < 1e-10, (state, p_gap, g_gap)
+
+
+STEP = """
+from hybrid import training
+from hybrid.deploy import architecture
+from hybrid.quantum_train import QuantumTrain
+
+layers = tuple(architecture.mlp({hidden}, 3, "relu"))
+model = QuantumTrain(layers, (4,), depth=2, profile="jax", ansatz="{ansatz}")
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(64, 4)), rng.integers(0, 3, 64)
+config = training.TrainConfig(epochs=1, batch_size=32, seed=0)
+
+def trained(mesh):
+    m = model if mesh is None else QuantumTrain(
+        layers, (4,), depth=2, profile="jax", ansatz="{ansatz}", mesh=mesh
+    )
+    params, history = training.fit(m, (x, y), (x, y), config, progress=False, mesh=mesh)
+    return jax.tree_util.tree_leaves(params), history[-1]["loss"]
+
+one, loss1 = trained(None)
+gaps = {{}}
+for data, state in {meshes}:
+    leaves, loss = trained(meshes.make_mesh(data * state, state=state))
+    gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(leaves, one))
+    gaps[f"{{data}}x{{state}}"] = [gap, abs(loss - loss1)]
+print(json.dumps({{"n_qubits": model.n_qubits, "gaps": gaps}}))
+"""
+
+
+@pytest.mark.parametrize(
+    "ansatz, hidden, n_qubits, meshes",
+    [
+        ("ry-cnot", (32, 16), 10, [(8, 1), (2, 4)]),
+        pytest.param("ry-cnot", (64, 32), 12, [(8, 1), (1, 8), (2, 4)], marks=SLOW),
+        pytest.param("u3-cu3", (64, 32), 12, [(2, 4)], marks=SLOW),
+    ],
+)
+def test_quantum_train_steps_equal_one_device(ansatz, hidden, n_qubits, meshes):
+    """Two Adam steps of a Quantum-Train model (M = 739 on 10 qubits, 2,499 on 12):
+    data-parallel over 8 devices, state-sharded over 8, and both at once, give the one-device
+    parameters and loss."""
+    out = child(STEP.format(ansatz=ansatz, hidden=hidden, meshes=meshes))
+    assert out["n_qubits"] == n_qubits
+    for name, (gap, loss_gap) in out["gaps"].items():
+        assert gap < 1e-10 and loss_gap < 1e-10, (name, gap, loss_gap)
+
+
+def test_mesh_options_are_checked():
+    out = child(
+        """
+        errors = []
+        for kwargs in ({"devices": 8, "state": 3}, {"devices": 16}, {"devices": 6, "state": 4}):
+            try:
+                meshes.make_mesh(**kwargs)
+            except ValueError as err:
+                errors.append(str(err))
+        mesh = meshes.make_mesh(8, state=4)
+        print(json.dumps({
+            "errors": len(errors), "sizes": meshes.sizes(mesh),
+            "parsed": meshes.parse("data=2,state=4"),
+            "spec": list(meshes.state_sharding(mesh, 5).spec),
+        }))
+        """
+    )
+    assert out["errors"] == 3
+    assert out["sizes"] == {"data": 2, "state": 4} == out["parsed"]
+    assert out["spec"] == ["state0", "state1", None, None, None]
+
+
+TWO_PROCESSES = """
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+process = int(sys.argv[1])
+if process >= 0:
+    meshes.initialize("127.0.0.1:{port}", 2, process)
+from hybrid import training
+from hybrid.deploy import architecture
+from hybrid.quantum_train import QuantumTrain
+
+layers = tuple(architecture.mlp((32, 16), 3, "relu"))
+mesh = meshes.make_mesh(2, state={state}) if process >= 0 else None
+model = QuantumTrain(layers, (4,), depth=2, profile="jax", mesh=mesh)
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(32, 4)), rng.integers(0, 3, 32)
+config = training.TrainConfig(epochs=1, batch_size=32, seed=0)
+params, history = training.fit(model, (x, y), (x, y), config, progress=False, mesh=mesh)
+leaves = [np.asarray(a).ravel().tolist() for a in jax.tree_util.tree_leaves(params)]
+print(json.dumps({{"leaves": leaves, "loss": history[-1]["loss"],
+                  "devices": jax.device_count(), "writer": meshes.is_writer()}}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("state", [1, 2])
+def test_two_processes_equal_one(state, tmp_path):
+    """Two processes on this machine (one CPU device each, gloo) run one Quantum-Train step,
+    data-parallel (state=1) or with the state split between them (state=2), and agree with one
+    process to 1e-10."""
+    script = PRELUDE.format(devices=1) + textwrap.dedent(
+        TWO_PROCESSES.format(port=free_port(), state=state)
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1, -1)
+    ]
+    answers = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr[-3000:]
+        answers.append(json.loads(stdout.strip().splitlines()[-1]))
+    first, second, alone = answers
+    assert (first["devices"], second["devices"], alone["devices"]) == (2, 2, 1)
+    assert (first["writer"], second["writer"]) == (True, False)
+    for answer in (first, second):
+        assert abs(answer["loss"] - alone["loss"]) < 1e-10
+        for a, b in zip(answer["leaves"], alone["leaves"], strict=True):
+            assert max(abs(u - v) for u, v in zip(a, b, strict=True)) < 1e-10
