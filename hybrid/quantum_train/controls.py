@@ -59,11 +59,13 @@ def dense_count(hidden: tuple[int, ...], inputs: int) -> int:
 
 
 def widened(hidden: tuple[int, ...], inputs: int, target: int) -> tuple[int, ...]:
-    """Hidden widths, each at least ``hidden``'s, whose stack has ``target`` parameters.
+    """Hidden widths whose stack has ``target`` parameters, as close to a uniform widening of
+    ``hidden`` as that allows.
 
     The widest layer is solved for (the count is linear in its width) over a grid of the other
-    widths; of the exact solutions, the one closest to a uniform scaling of ``hidden`` is taken.
-    With a single hidden layer the count moves in steps of inputs + 2, so it is the nearest."""
+    widths, each at least ``hidden``'s; of the exact solutions (the solved width may then fall
+    below its own), the one closest to a uniform scaling of ``hidden`` is taken. With a single
+    hidden layer the count moves in steps of inputs + 2, so it is the nearest."""
     if not hidden:
         raise ValueError("a mapping model to widen needs at least one hidden layer")
     if dense_count(hidden, inputs) > target:
@@ -78,7 +80,7 @@ def widened(hidden: tuple[int, ...], inputs: int, target: int) -> tuple[int, ...
     for widths in itertools.product(*grids):
         base = dense_count(tuple(widths[:j]) + (0,) + tuple(widths[j + 1 :]), inputs)
         step = dense_count(tuple(widths[:j]) + (1,) + tuple(widths[j + 1 :]), inputs) - base
-        width = max(hidden[j], round((target - base) / step))
+        width = max(1, round((target - base) / step))
         trial = (*widths[:j], width, *widths[j + 1 :])
         ratios = np.log(np.asarray(trial) / np.asarray(hidden))
         key = (abs(dense_count(trial, inputs) - target), float(np.ptp(ratios)))
