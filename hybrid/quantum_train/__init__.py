@@ -6,7 +6,7 @@ weights of a classical network; only the angles and a small mapping model are tr
 the work, ``run`` the command-line run (data, training, export, report).
 """
 
-from hybrid.quantum_train import model as _model
+import hybrid.quantum_train.model as _model
 from hybrid.quantum_train.controls import (
     CONTROLS,
     BitsOnlyControl,

@@ -12,11 +12,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
+import hybrid.quantum_train.controls as controls
 import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
-from hybrid.quantum_train import controls
 from hybrid.quantum_train.model import Classical, QuantumTrain
 
 
