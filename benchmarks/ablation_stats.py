@@ -60,7 +60,7 @@ def welch(qt: list[float], other: list[float]) -> tuple[float, float]:
 def table(rows: list[dict], metric: str = "test_accuracy") -> list[str]:
     """Markdown lines: one per (settings, model), with val and test accuracy and QT's t-test."""
     lines = [
-        "| scale | ansatz, L | model | trainable | seeds | val acc (%) | test acc (%) "
+        "| scale | ansatz, L, batch | model | trainable | seeds | val acc (%) | test acc (%) "
         f"| Welch t, p vs QT ({metric.split('_')[0]}) |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
@@ -72,7 +72,8 @@ def table(rows: list[dict], metric: str = "test_accuracy") -> list[str]:
             t, p = welch(qt, [r[metric] for r in seeds]) if model != "qt" else (math.nan,) * 2
             test = "—" if model == "qt" else ("n/a" if math.isnan(t) else f"{t:+.2f}, {p:.3g}")
             lines.append(
-                f"| {settings['scale']} | {settings['ansatz']}, {settings['depth']} | {model} | "
+                f"| {settings['scale']} | {settings['ansatz']}, {settings['depth']}, "
+                f"{settings['batch_size']} | {model} | "
                 f"{seeds[0]['n_trainable']:,} | {len(seeds)} | "
                 f"{summary([r['val_accuracy'] for r in seeds])} | "
                 f"{summary([r['test_accuracy'] for r in seeds])} | {test} |"

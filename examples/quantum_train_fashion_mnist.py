@@ -75,7 +75,8 @@ def scale(limit: int | None, epochs: int) -> str:
     """How a row compares with the issue's full table: full data and 10 epochs, or reduced."""
     if limit is None and epochs >= 10:
         return "full"
-    return f"reduced: {limit or 'all'} train images, {epochs} epoch{'s' * (epochs > 1)}"
+    images = f"first {limit} images (validation included)" if limit else "all images"
+    return f"reduced: {images}, {epochs} epoch{'s' * (epochs > 1)}"
 
 
 def plot(table: dict, path: Path) -> None:
