@@ -24,12 +24,14 @@ training steps alone, and ``wall_s``, the whole of ``fit`` (compilation, evaluat
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import signal
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,6 +51,30 @@ METRICS = runs.METRICS
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says what was saved and how to continue."""
+
+
+class Diverged(ValueError):
+    """Training reached a NaN or inf loss or parameter: stopped before it is saved or exported."""
+
+
+def all_finite(tree) -> jax.Array:
+    """One traced boolean: every leaf of ``tree`` is finite."""
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]
+    return functools.reduce(jnp.logical_and, leaves, jnp.asarray(True))
+
+
+def diverged(where: str, loss: float, config: TrainConfig, run_dir: Path | None) -> Diverged:
+    """The one line a non-finite step ends training with: where, and what to change."""
+    kept = (
+        f"the last finite checkpoint stays in {run_dir}"
+        if run_dir is not None and (run_dir / CHECKPOINT).is_file()
+        else "no checkpoint was written"
+    )
+    return Diverged(
+        f"training stopped at {where}: the loss or a parameter became non-finite (loss {loss}) "
+        f"at learning rate {config.learning_rate:g}; lower --lr (or normalise the inputs) and "
+        f"rerun with --overwrite; {kept}, nothing was exported"
+    )
 
 
 @dataclass(frozen=True)
@@ -133,12 +159,30 @@ def save_checkpoint(path: Path, state: Any, meta: dict) -> None:
     runs.atomic_write(path, runs.npz_bytes({"meta": np.asarray(json.dumps(meta)), **arrays}))
 
 
+def _read_checkpoint(path: Path) -> tuple[list[np.ndarray], dict]:
+    """The stored leaves and meta of a checkpoint, or one line naming the file (empty,
+    truncated, unreadable, not a checkpoint, or holding NaN/inf)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
+            meta = json.loads(str(data["meta"]))
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        why = getattr(err, "strerror", None) or str(err) or type(err).__name__
+        raise ValueError(
+            f"{path} cannot be read as a checkpoint ({why}); it is empty, truncated or not "
+            "hybrid's: rerun with --overwrite or choose another --out"
+        ) from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a hybrid checkpoint (its meta is not a record)")
+    if bad := runs.non_finite({f"leaf{i}": a for i, a in enumerate(stored)}):
+        raise ValueError(f"{path} holds NaN or inf ({', '.join(bad[:3])}); rerun with --overwrite")
+    return stored, meta
+
+
 def load_checkpoint(path: Path, like: Any) -> tuple[Any, dict]:
     """Restore a state with the structure of ``like`` (a freshly initialised state)."""
     leaves, treedef = jax.tree_util.tree_flatten(like)
-    with np.load(path, allow_pickle=False) as data:
-        stored = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
-        meta = json.loads(str(data["meta"]))
+    stored, meta = _read_checkpoint(path)
     shapes = [np.shape(v) for v in leaves]
     if [s.shape for s in stored] != shapes:
         raise ValueError(
@@ -227,7 +271,9 @@ class RunRecord:
 @contextlib.contextmanager
 def ctrl_c_between_steps():
     """Yield a list that Ctrl-C appends to instead of raising where it lands (a second Ctrl-C
-    raises at once). Outside the main thread signals cannot be caught; nothing changes there."""
+    raises at once). Outside the main thread signals cannot be caught; nothing changes there.
+    A handler installed before (the CLI's) may record presses in its ``pressed`` list: one
+    recorded there stops the run at the first step boundary too."""
     pressed: list[bool] = []
 
     def handler(signum, frame):
@@ -240,6 +286,8 @@ def ctrl_c_between_steps():
     except ValueError:
         yield pressed
         return
+    if getattr(previous, "pressed", None):  # a Ctrl-C during start-up that was swallowed
+        pressed.append(True)
     try:
         yield pressed
     finally:
@@ -301,19 +349,30 @@ def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callabl
         params, opt_state = state
         loss, grads = jax.value_and_grad(lambda p: loss_fn(model.apply(p, xb), yb))(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state), loss, jnp.isfinite(loss) & all_finite(params)
 
     return step
 
 
+class _NonFinite(Exception):
+    def __init__(self, step: int, loss: float):
+        super().__init__(step, loss)
+        self.step, self.loss = step, loss
+
+
 def _steps(step, state, data, batches, done: int, losses: list, loop_s: float, bar, pressed):
     """Run ``step`` over ``batches`` (index arrays into ``data``), appending to ``losses``; stop
-    after a whole step on Ctrl-C. Returns (state, loop seconds, steps done, stopped)."""
+    after a whole step on Ctrl-C. Returns (state, loop seconds, steps done, stopped). A step
+    whose loss or parameters are not finite is not taken: ``_NonFinite`` carries where."""
     x, y = data
     try:
         for idx in batches:
             t0 = time.perf_counter()
-            state, loss = step(state, jnp.asarray(x[idx]), jnp.asarray(y[idx]))
+            new, loss, finite = step(state, jnp.asarray(x[idx]), jnp.asarray(y[idx]))
+            if not bool(finite):
+                raise _NonFinite(done + 1, float(loss))
+            state = new
             done += 1
             losses.append(float(loss))
             loop_s += time.perf_counter() - t0
@@ -397,9 +456,22 @@ def fit(
                 order[i * config.batch_size : (i + 1) * config.batch_size]
                 for i in range(first, last)
             )
-            state, epoch_loop_s, done, stopped = _steps(
-                step, state, (x_train, y_train), batches, first, losses, epoch_loop_s, bar, pressed
-            )
+            try:
+                state, epoch_loop_s, done, stopped = _steps(
+                    step,
+                    state,
+                    (x_train, y_train),
+                    batches,
+                    first,
+                    losses,
+                    epoch_loop_s,
+                    bar,
+                    pressed,
+                )
+            except _NonFinite as bad:
+                bar.close("stopped: non-finite")
+                where = f"epoch {epoch + 1}, step {bad.step}"
+                raise diverged(where, bad.loss, config, record.run_dir) from None
             if stopped:
                 bar.close("interrupted")
                 save(epoch, done, losses, epoch_loop_s)

@@ -62,6 +62,9 @@ def test_unflatten_round_trips_a_flat_vector():
         ("conv:3", "cannot read layer"),
         ("bogus:1", "cannot read"),
         ("", "empty"),
+        ("residual(dense:3", "unbalanced"),
+        ("residual()", "cannot read layer"),
+        ("dropout", "cannot read layer"),
     ],
 )
 def test_parse_rejects_bad_stacks(text, message):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hybrid import data, training
-from hybrid.deploy import architecture, runs
+from hybrid.deploy import architecture, preprocessing, runs
 from hybrid.deploy.classifier import NumpyClassifier
 from hybrid.deploy.runs import RunFormatError
 from hybrid.quantum_train import QuantumTrain
@@ -96,6 +96,38 @@ def test_classifier_runs_where_jax_and_pennylane_cannot_be_imported(iris_run, tm
     result = json.loads(done.stdout)
     assert result["heavy"] == []
     np.testing.assert_array_equal(result["pred"], NumpyClassifier.load(out).predict(test.raw))
+
+
+def test_new_layers_run_where_jax_and_scipy_cannot_be_imported(tmp_path):
+    """GELU's erf, the norms, residual blocks and pooling need NumPy alone in the deployed path."""
+    layers = architecture.parse(
+        "conv:3:3:same,batchnorm,gelu,residual(conv:3:3:same,layernorm,relu),dropout:0.2,"
+        "globalavgpool,dense:2"
+    )
+    shape = (5, 5, 2)
+    weights = np.random.default_rng(0).normal(size=architecture.param_count(layers, shape))
+    x = np.random.default_rng(1).normal(size=(9, *shape))
+    runs.save_network(
+        tmp_path / "run",
+        layers,
+        shape,
+        weights,
+        preprocessing=preprocessing.make_spec(shape),
+        class_names=["no", "yes"],
+    )
+    np.save(tmp_path / "x.npy", x)
+    script = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
+        import json, numpy as np
+        from hybrid.deploy.classifier import NumpyClassifier
+        clf = NumpyClassifier.load({str(tmp_path / "run")!r})
+        print(json.dumps(clf.decision_function(np.load({str(tmp_path / "x.npy")!r})).tolist()))
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    params = architecture.unflatten(jnp.asarray(weights), layers, shape)
+    logits = architecture.apply(layers, params, jnp.asarray(x), xp=jnp)
+    np.testing.assert_allclose(json.loads(done.stdout), logits, rtol=1e-9, atol=1e-9)
 
 
 def test_the_import_blocker_really_blocks():

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import cli, data, training
+from hybrid import cli, data, quantum_train, training
 from hybrid.deploy import architecture, runs
-from hybrid.quantum_train import QuantumTrain, controls, load, model, qnn, run
+from hybrid.quantum_train import QuantumTrain, controls, load, qnn, run
 from hybrid.quantum_train.controls import (
     BitsOnlyControl,
     FrozenQNN,
@@ -36,7 +36,7 @@ def trainable(m, params) -> int:
 def test_the_cli_spells_the_controls_as_the_library():
     assert cli.CONTROLS == controls.CONTROLS
     assert set(controls.CONTROLS) < set(MODELS)
-    assert model.RandomFeatureControl is RandomFeatureControl  # still importable from model
+    assert quantum_train.RandomFeatureControl is RandomFeatureControl  # importable from the package
 
 
 @pytest.mark.parametrize(

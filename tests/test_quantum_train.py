@@ -1,3 +1,4 @@
+import importlib
 from dataclasses import replace
 
 import jax
@@ -5,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybrid import quantum_train, training
+from hybrid import training
 from hybrid.deploy import architecture
 from hybrid.quantum_train import (
     Classical,
@@ -68,8 +69,9 @@ def test_mapping_model_in_chunks_is_the_mapping_model_on_all_rows(
         return lambda mapping, x: jnp.sum(jnp.sin(f(mapping, x)))
 
     expected, expected_grads = whole(params["mapping"], x), jax.grad(loss(whole), (0, 1))
-    monkeypatch.setattr(quantum_train.model, "MAPPING_ROWS", rows)
-    monkeypatch.setattr(quantum_train.model, "MAPPING_CHUNKS", chunks)
+    where = importlib.import_module("hybrid.quantum_train.generator")  # the module
+    monkeypatch.setattr(where, "MAPPING_ROWS", rows)
+    monkeypatch.setattr(where, "MAPPING_CHUNKS", chunks)
     chunk = max(rows, -(-model.n_weights // chunks))
     assert model.n_weights % chunk and model.n_weights > 2 * chunk  # the last chunk is short
     np.testing.assert_allclose(model.mapped(params["mapping"], x), expected, rtol=1e-12)

@@ -12,7 +12,11 @@ options into the library's typed configurations (docs/architecture.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import math
+import os
+import signal
 import sys
 
 # Choices the library defines; tests/test_imports.py checks they equal its own constants.
@@ -52,6 +56,13 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's help ends with its default (when it has one)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose refusals are one line naming the option and the value."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive(text: str) -> int:
     """An argparse type: an integer >= 1, refused in one line otherwise."""
     try:
@@ -74,6 +85,58 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _natural(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """An argparse type: a finite number > 0 (learning rates, errors), so that no NaN or inf
+    reaches training and nothing is written for a value that cannot work."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (a failure probability)."""
+    value = _rate(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _estimator_name(text: str) -> str:
+    """An argparse type: ``exact``, ``shots:N`` or ``KIND@EPS`` (``hybrid.ntk.study``'s
+    ``parse_estimator``), checked here so a typo is refused before a long study starts."""
+    kind, _, shots = text.partition(":")
+    if kind == "shots" and shots:
+        _positive(shots)
+        return text
+    kind, at, eps = text.partition("@")
+    if kind not in ESTIMATORS or (at and not eps) or (not at and kind != "exact"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an estimator: write exact, shots:N or KIND@EPS with KIND one of "
+            f"{', '.join(ESTIMATORS)} (e.g. ripe@0.1)"
+        )
+    if eps:
+        try:
+            _rate(eps)
+        except argparse.ArgumentTypeError as err:
+            raise argparse.ArgumentTypeError(f"{text!r}: eps {err}") from None
+    return text
+
+
 ANSATZE = ("ry-cnot", "u3-cu3")
 # hybrid.quantum_train.controls.CONTROLS, spelled here so that the parser imports argparse only
 # (tests/test_controls.py checks that the two agree)
@@ -93,7 +156,7 @@ def _add_training_options(
     steps_help = "optimizer steps in all" + (", in place of --epochs" if optimizer else " (T)")
     parser.add_argument("--steps", type=_positive, default=steps, help=steps_help)
     parser.add_argument("--batch-size", type=_positive, default=batch_size, help="mini-batch size")
-    parser.add_argument("--lr", type=float, default=lr, help="learning rate")
+    parser.add_argument("--lr", type=_rate, default=lr, help="learning rate")
     parser.add_argument("--seed", type=int, default=0, help="initial weights, batch order, split")
     parser.add_argument(
         "--resume", action="store_true", help="continue OUT's checkpoint (the same run only)"
@@ -109,7 +172,11 @@ def _add_quantum_train(train) -> None:
     qt.add_argument("--source", default="auto", help="image source: auto, tfds, idx (or sample)")
     qt.add_argument("--limit", type=_positive, help="use only the first LIMIT training examples")
     qt.add_argument("--device", default="auto", help="device profile name or .toml path")
-    qt.add_argument("--qnn-depth", type=_positive, default=40, help="QNN blocks L")
+    qt.add_argument(
+        "--qnn-depth",
+        type=_positive,
+        help="QNN blocks L (default: sized so the trainable count stays a fraction of M)",
+    )
     qt.add_argument(
         "--ansatz",
         default="ry-cnot",
@@ -121,8 +188,7 @@ def _add_quantum_train(train) -> None:
         "--mapping-hidden",
         type=_positive,
         nargs="+",
-        default=[4, 20, 4],
-        help="hidden widths of the mapping model",
+        help="hidden widths of the mapping model (default: (4, 20, 4), narrower for small nets)",
     )
     qt.add_argument("--baseline", action="store_true", help="also train the classical net")
     qt.add_argument("--classical", action="store_true", help="train only the classical net")
@@ -149,24 +215,24 @@ def _add_ripe(train) -> None:
     p = train.add_parser("ripe", help="(eps, gamma)-feedforward network (arXiv:1812.03089)")
     p.add_argument("--dataset", default="iris", help="iris, mnist, or a .npz/.csv path")
     p.add_argument("--source", default="auto", help="mnist source: auto, tfds, idx or sample")
-    p.add_argument("--limit", type=int, help="use only the first LIMIT training examples")
-    p.add_argument("--hidden", type=int, nargs="*", default=[10], help="hidden widths")
+    p.add_argument("--limit", type=_positive, help="use only the first LIMIT training examples")
+    p.add_argument("--hidden", type=_positive, nargs="*", default=[10], help="hidden widths")
     p.add_argument(
         "--estimator",
         default="ripe",
         choices=[*ESTIMATORS, "circuit"],
         help="how inner products are estimated (circuit: the Hadamard-test circuit on --device)",
     )
-    p.add_argument("--eps", type=float, default=0.1, help="relative error epsilon of estimates")
-    p.add_argument("--gamma", type=float, default=0.05, help="failure probability gamma")
-    p.add_argument("--shots", type=int, help="shots (estimator shots, or circuit mode)")
+    p.add_argument("--eps", type=_rate, default=0.1, help="relative error epsilon of estimates")
+    p.add_argument("--gamma", type=_probability, default=0.05, help="failure probability gamma")
+    p.add_argument("--shots", type=_positive, help="shots (estimator shots, or circuit mode)")
     p.add_argument(
         "--norms", default="exact", choices=NORMS, help="vector norms, exact or estimated"
     )
     p.add_argument("--device", default="lightning.qubit", help="profile for --estimator circuit")
     p.add_argument("--loss", default="mse", choices=LOSSES, help="training loss")
     p.add_argument("--init", default="standard", choices=INITS, help="weight initialisation")
-    p.add_argument("--rank", type=int, default=6, help="rank of the low_rank initialisation")
+    p.add_argument("--rank", type=_positive, default=6, help="rank of the low_rank initialisation")
     p.add_argument("--eval-every", type=_positive, default=100, help="steps between evaluations")
     p.add_argument("--out", default="runs/ripe", help="run directory")
     _add_training_options(p, steps=1200, batch_size=10, lr=0.07, optimizer=False)
@@ -187,24 +253,28 @@ def _add_ntk(commands) -> None:
     s.add_argument("--arch", choices=("fc", "cnn"), default="fc", help="network family")
     s.add_argument(
         "--sizes",
-        type=int,
+        type=_positive,
         nargs="+",
         default=[16, 32, 64, 128, 256, 512, 1024],
         help="training-set sizes n (balanced, even)",
     )
-    s.add_argument("--trials", type=int, default=5, help="random training sets per size")
+    s.add_argument("--trials", type=_positive, default=5, help="random training sets per size")
     s.add_argument(
-        "--test-size", type=int, default=256, help="balanced test points (half from each class)"
+        "--test-size",
+        type=_positive,
+        default=256,
+        help="balanced test points (half from each class)",
     )
-    s.add_argument("--bootstraps", type=int, default=3, help="sparsity patterns per trial")
+    s.add_argument("--bootstraps", type=_positive, default=3, help="sparsity patterns per trial")
     s.add_argument("--no-finite", action="store_true", help="skip the finite network")
-    s.add_argument("--finite-trials", type=int, help="trials with a finite net (fc 5, cnn 1)")
-    s.add_argument("--finite-epochs", type=int, help="default fc 100, cnn 20")
-    s.add_argument("--finite-lr", type=float, help="SGD learning rate (fc 4.0, cnn 1.0)")
-    s.add_argument("--cnn-stage-depth", type=int, default=3, help="conv layers per CNN stage")
-    s.add_argument("--cnn-width", type=int, default=32, help="CNN channels")
+    s.add_argument("--finite-trials", type=_positive, help="trials with a finite net (fc 5, cnn 1)")
+    s.add_argument("--finite-epochs", type=_positive, help="default fc 100, cnn 20")
+    s.add_argument("--finite-lr", type=_rate, help="SGD learning rate (fc 4.0, cnn 1.0)")
+    s.add_argument("--cnn-stage-depth", type=_positive, default=3, help="conv layers per CNN stage")
+    s.add_argument("--cnn-width", type=_positive, default=32, help="CNN channels")
     s.add_argument(
         "--estimators",
+        type=_estimator_name,
         nargs="*",
         default=[],
         help="FC kernels from estimated inner products, e.g. ripe@0.1 shots:1000",
@@ -215,11 +285,12 @@ def _add_ntk(commands) -> None:
         )
     s.add_argument("--out", default="runs/ntk-study", help="directory for study.json and plot")
     s.add_argument("--resume", action="store_true", help="continue OUT/study.json")
+    s.add_argument("--overwrite", action="store_true", help="replace the study already in OUT")
     data_options(s)
     s.set_defaults(func="hybrid.cli.ntk:study")
 
     t = sub.add_parser("train", help="train the FC NTK classifier and export it (NumPy runnable)")
-    t.add_argument("--n", type=int, default=512, help="balanced training set size")
+    t.add_argument("--n", type=_positive, default=512, help="balanced training set size")
     t.add_argument(
         "--approx", choices=("exact", "sparse", "diag"), default="exact", help="NTK approximation"
     )
@@ -229,13 +300,13 @@ def _add_ntk(commands) -> None:
     t.set_defaults(func="hybrid.cli.ntk:train", classes=[8, 9])
 
     q = sub.add_parser("qsvt", help="solve a small sparsified NTK system with QSVT")
-    q.add_argument("--n", type=int, default=16, help="training points (a power of two <= 16)")
+    q.add_argument("--n", type=_positive, default=16, help="training points (a power of two <= 16)")
     q.add_argument(
-        "--eps", type=float, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
+        "--eps", type=_rate, nargs="+", default=[1e-2], help="polynomial approximation error(s)"
     )
     q.add_argument("--device", default="lightning.qubit", help="device profile name or .toml")
     q.add_argument(
-        "--depths", type=int, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
+        "--depths", type=_natural, nargs="+", default=[0, 10], help="hidden layers; 0: 0.1 L_conv"
     )
     q.add_argument("--out", help="also write the JSON report (with its command) to this file")
     data_options(q)
@@ -265,7 +336,7 @@ def _add_resources(commands) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="hybrid", description=DESCRIPTION, formatter_class=_Help)
+    root = _Parser(prog="hybrid", description=DESCRIPTION, formatter_class=_Help)
     commands = root.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model and export it").add_subparsers(
@@ -280,6 +351,12 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--split", default="test", choices=["train", "test"], help="data split")
     predict.add_argument("--source", default="auto", choices=MNIST_SOURCES, help="mnist source")
     predict.add_argument("--output", help="write one predicted class name per line")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    predict.add_argument(
+        "--all-rows",
+        action="store_true",
+        help="predict every row of a labelled .csv/.npz (or iris), not only its test part",
+    )
     predict.add_argument(
         "--seed",
         type=int,
@@ -313,18 +390,68 @@ def handler(args: argparse.Namespace):
     return getattr(importlib.import_module(module), name)
 
 
+def _on_ctrl_c(signum, frame) -> None:
+    """Until a trainer installs its own handler, Ctrl-C stops the program; remembered in
+    ``PRESSED`` too, so a press that lands where Python swallows the exception (a destructor, a
+    callback during start-up) still ends the run with status 130."""
+    PRESSED.append(signum)
+    raise KeyboardInterrupt
+
+
+PRESSED: list[int] = []
+_on_ctrl_c.pressed = PRESSED  # read by hybrid.training.ctrl_c_between_steps
+_NO_CHECKPOINT = "interrupted; this interruption wrote no checkpoint"
+
+
+def _interrupted(args: argparse.Namespace | None, said: str) -> str:
+    """What to print on Ctrl-C: the trainer's own words, else whether OUT holds a checkpoint."""
+    if said:
+        return said
+    out = getattr(args, "out", None)
+    if out and os.path.isfile(os.path.join(out, "checkpoint.npz")):
+        return f"interrupted; {out} holds a checkpoint: rerun the same command with --resume"
+    return _NO_CHECKPOINT
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Run one ``hybrid`` command; Ctrl-C is handled from the first line (status 130)."""
+    previous = None
+    PRESSED.clear()
     try:
-        return handler(args)(args)
-    except KeyboardInterrupt as err:
-        # hybrid.training.Interrupted says what it saved; any other Ctrl-C saved nothing
-        said = str(err) or "interrupted; this interruption wrote no checkpoint"
-        print(f"\nhybrid: {said}", file=sys.stderr)
+        with contextlib.suppress(ValueError):  # not the main thread: signals cannot be caught
+            previous = signal.signal(signal.SIGINT, _on_ctrl_c)
+        return _run(argv)
+    except KeyboardInterrupt:  # before _run's own handling began
+        print(f"\nhybrid: {_NO_CHECKPOINT}", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as err:
-        print(f"hybrid: error: {err}", file=sys.stderr)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(argv: list[str] | None) -> int:
+    args = None
+    try:
+        args = parser().parse_args(argv)
+        code = handler(args)(args)
+    except KeyboardInterrupt as err:
+        # hybrid.training.Interrupted says what it saved; any other Ctrl-C is checked here
+        print(f"\nhybrid: {_interrupted(args, str(err))}", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:
+        print(f"hybrid: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    if PRESSED:
+        print(f"\nhybrid: {_interrupted(args, '')}", file=sys.stderr)
+        return 130
+    return code
+
+
+def _one_line(err: Exception) -> str:
+    """An error as one line; an OSError names its file."""
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

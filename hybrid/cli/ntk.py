@@ -21,6 +21,7 @@ def _log(message: str) -> None:
 
 def study(args: argparse.Namespace) -> int:
     """Run the MNIST study into ``args.out`` (study.json and the figure); print the fits."""
+    from hybrid.deploy.runs import STUDY, check_out, claim
     from hybrid.ntk.report import plot_study
     from hybrid.ntk.study import StudyConfig
     from hybrid.ntk.study import study as run_study
@@ -47,8 +48,11 @@ def study(args: argparse.Namespace) -> int:
         cnn_thresholds=args.cnn_thresholds,
         precondition=args.precondition,
     )
-    report = run_study(cfg, args.out, resume=args.resume, log=_log)
-    plot_study(report, Path(args.out) / f"ntk_{args.arch}.png")
+    claimed = {"resume": args.resume, "overwrite": args.overwrite, "record": STUDY}
+    check_out(args.out, **claimed)  # before any data is read
+    with claim(args.out, **claimed):
+        report = run_study(cfg, args.out, resume=args.resume, log=_log)
+        plot_study(report, Path(args.out) / f"ntk_{args.arch}.png")
     largest = report["per_n"].get(str(max(cfg.sizes)))
     print(json.dumps({"fits": report["fits"], "largest_n": largest}, indent=1))
     return 0
@@ -60,23 +64,22 @@ def train(args: argparse.Namespace) -> int:
     from hybrid.ntk.classifier import train_and_export
 
     check_out(args.out, overwrite=args.overwrite)  # before the kernel is computed
-    held = claim(args.out, overwrite=args.overwrite)
-    spec = train_and_export(
-        args.out,
-        n=args.n,
-        approx=args.approx,
-        classes=tuple(args.classes),
-        dataset=args.dataset,
-        source=args.source,
-        seed=args.seed,
-    )
+    with claim(args.out, overwrite=args.overwrite):
+        spec = train_and_export(
+            args.out,
+            n=args.n,
+            approx=args.approx,
+            classes=tuple(args.classes),
+            dataset=args.dataset,
+            source=args.source,
+            seed=args.seed,
+        )
     print(
         json.dumps(
             {"run_dir": str(args.out), "kernel": spec["kernel"], "metrics": spec["metrics"]},
             indent=1,
         )
     )
-    held.release()
     return 0
 
 
@@ -87,6 +90,8 @@ def qsvt(args: argparse.Namespace) -> int:
     from hybrid.deploy.runs import atomic_write
     from hybrid.ntk.qsvt import qsvt_demo
 
+    if args.out and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a directory; the report is one JSON file")
     classes = tuple(args.classes or (8, 9))
     command = (
         f"hybrid ntk qsvt --n {args.n} --eps {' '.join(map(str, args.eps))} "

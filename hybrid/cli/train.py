@@ -25,9 +25,20 @@ def train_config(args: argparse.Namespace, **fixed) -> TrainConfig:
     return TrainConfig(**(given | fixed))
 
 
+def _layers(text: str | None) -> list | None:
+    """``--layers`` read, or refused in one line that quotes it."""
+    from hybrid.deploy import architecture
+
+    if not text:
+        return None
+    try:
+        return architecture.parse(text)
+    except ValueError as err:
+        raise ValueError(f"--layers {text!r}: {err}") from None
+
+
 def quantum_train(args: argparse.Namespace) -> int:
     from hybrid import quantum_train
-    from hybrid.deploy import architecture
 
     if args.classical:
         models = ("classical",)
@@ -38,10 +49,10 @@ def quantum_train(args: argparse.Namespace) -> int:
         args.dataset,
         args.out,
         models=models,
-        layers=architecture.parse(args.layers) if args.layers else None,
+        layers=_layers(args.layers),
         depth=args.qnn_depth,
         ansatz=args.ansatz,
-        mapping_hidden=tuple(args.mapping_hidden),
+        mapping_hidden=tuple(args.mapping_hidden) if args.mapping_hidden else None,
         device=args.device,
         config=train_config(args),
         source=args.source,

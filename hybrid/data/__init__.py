@@ -124,7 +124,8 @@ def load(
     seed: int = 0,
     data_dir: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Load ``split`` ("train" or "test") of a named data set or a user's .npz/.csv file.
+    """Load ``split`` ("train" or "test") of a named data set or a user's .npz/.csv file;
+    ``split="all"`` gives every row of a user's file or of Iris (to predict a whole labelled CSV).
 
     ``classes`` keeps those classes, relabelled 0..k-1 in the order given (ints are label values
     as stored, e.g. MNIST digits; for string-labelled data they index the sorted class names).
@@ -134,11 +135,13 @@ def load(
     Fashion-MNIST is read from IDX files in ``data_dir`` (or its ``fashion_mnist/``), then
     ``HYBRID_DATA_DIR/fashion_mnist``, then the Debian location, and from TFDS when none has them.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     key = os.fspath(name)
+    if split == "all" and key.lower() in ("mnist", "fashion_mnist", "fashion-mnist"):
+        raise ValueError(f"split 'all' (every row) is for Iris and users' files, not {key}")
     if key.lower() == "mnist":
         part = _load_mnist(split, source, classes, limit, data_dir)
         key = "mnist"
@@ -260,20 +263,37 @@ def split_validation(train: Dataset, fraction: float, seed: int) -> tuple[Datase
     return part(keep), part(val)
 
 
+def _rows(split: str, train_idx: np.ndarray, test_idx: np.ndarray) -> np.ndarray:
+    """The rows of ``split``: train, test, or all of them in file order."""
+    if split == "all":
+        return np.sort(np.concatenate([train_idx, test_idx]))
+    return train_idx if split == "train" else test_idx
+
+
 def _check_finite(arr: np.ndarray, origin: str) -> None:
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{origin}: {bad} NaN or infinite feature value(s); clean the data first")
 
 
-def _feature_spec(train: np.ndarray) -> dict:
-    """Standardise tabular data with train statistics; scale uint8 images by 1/255."""
+def _feature_spec(train: np.ndarray, origin: str) -> dict:
+    """Standardise tabular data with train statistics; scale uint8 images by 1/255. A column
+    too large to standardise in float64 is named, with its largest value, instead of NumPy's
+    overflow."""
     if train.ndim == 2:
-        std = train.std(axis=0, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            std = train.std(axis=0, dtype=np.float64)
+            mean = train.mean(axis=0, dtype=np.float64)
+        bad = np.flatnonzero(~(np.isfinite(std) & np.isfinite(mean)))
+        if bad.size:
+            col = int(bad[0])
+            big = float(np.max(np.abs(train[:, col].astype(np.float64))))
+            raise ValueError(
+                f"{origin}: feature column {col} (counting from 0) holds {big:.3g}, too large to "
+                "standardise; rescale that column"
+            )
         std[std == 0] = 1.0  # constant features stay constant instead of dividing by zero
-        return preprocessing.make_spec(
-            [train.shape[1]], mean=train.mean(axis=0, dtype=np.float64), std=std
-        )
+        return preprocessing.make_spec([train.shape[1]], mean=mean, std=std)
     shape = list(train.shape[1:]) + ([1] if train.ndim == 3 else [])  # (N, H, W) -> NHWC
     return preprocessing.make_spec(shape, scale=1 / 255 if train.dtype == np.uint8 else 1.0)
 
@@ -390,8 +410,8 @@ def _load_iris(split: str) -> _Split:
     train_idx, test_idx = _stratified_split(
         codes, IRIS_TEST_FRACTION, np.random.default_rng(IRIS_SPLIT_SEED)
     )
-    idx = train_idx if split == "train" else test_idx
-    spec = _feature_spec(features[train_idx])
+    idx = _rows(split, train_idx, test_idx)
+    spec = _feature_spec(features[train_idx], "iris.csv")
     return _Split(features[idx], codes[idx], names, spec, "package", False)
 
 
@@ -481,6 +501,6 @@ def _load_file(name: str, split: str, seed: int) -> _Split:
         )
     if len(names) < 2:
         raise ValueError(f"{path}: labels hold {len(names)} class(es) {list(names)}; need >= 2")
-    idx = train_idx if split == "train" else test_idx
-    spec = _feature_spec(raw_all[train_idx])
+    idx = _rows(split, train_idx, test_idx)
+    spec = _feature_spec(raw_all[train_idx], str(path))
     return _Split(raw_all[idx], codes[idx], names, spec, "file", int_labels)

@@ -12,7 +12,7 @@ import numpy as np
 
 from hybrid.deploy import architecture, preprocessing
 from hybrid.deploy.ntk_numpy import kernel_scores
-from hybrid.deploy.runs import RunFormatError, load_run
+from hybrid.deploy.runs import RunFormatError, load_run, non_finite
 
 
 def _network_outputs(spec: dict, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -47,6 +47,8 @@ class NumpyClassifier:
             spec.get("architecture") or {}
         ):
             raise RunFormatError("a network run must record architecture.layers and input_shape")
+        if bad := non_finite(arrays):
+            raise RunFormatError(f"weights {bad} hold NaN or inf: a diverged run is never used")
         self.spec, self.arrays = spec, arrays
         self.class_names: list[str] = list(names)
 

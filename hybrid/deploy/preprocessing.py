@@ -131,6 +131,8 @@ def apply(spec: dict, raw) -> np.ndarray:
         raise ValueError(f"raw inputs must be numeric, got dtype {raw.dtype}")
     if np.iscomplexobj(raw):
         raise ValueError("raw inputs must be real, got complex values")
+    if raw.size == 0:
+        raise ValueError(f"raw inputs hold no examples (shape {raw.shape}); nothing to predict")
     check_shape(shape, raw.shape)
     if np.issubdtype(raw.dtype, np.floating) and not np.all(np.isfinite(raw)):
         bad = int(np.size(raw) - np.count_nonzero(np.isfinite(raw)))

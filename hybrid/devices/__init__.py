@@ -40,13 +40,23 @@ import tomllib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pennylane as qml
 
-from hybrid import jaxcheck  # noqa: F401  (one clear line if JAX is too new)
+if TYPE_CHECKING:
+    import pennylane as qml
+
+
+def _qml():
+    """PennyLane, imported when a device is made: listing profiles (``hybrid devices``) and
+    reading them never pay for it."""
+    import pennylane
+
+    return pennylane
+
 
 PLUGINS = ("qiskit.", "braket.")
 # profile options read by plugin_kwargs, never passed to qml.device (module docstring)
@@ -108,9 +118,23 @@ def profiles() -> dict[str, Profile]:
 
 @functools.cache
 def unavailable_reason(device: str) -> str | None:
-    """None if ``device`` can be created here, else the first line of why not."""
+    """None if a PennyLane plugin providing ``device`` is installed, else why not; read from
+    package metadata (entry points), so nothing is imported. ``creation_problem`` goes further."""
     try:
-        qml.device(device, wires=1)
+        names = {ep.name for ep in metadata.entry_points(group="pennylane.plugins")}
+    except Exception as err:  # a broken installation's metadata
+        return f"{type(err).__name__}: {err}"
+    if device not in names:
+        return f"not installed: no PennyLane plugin provides {device!r} (see the description)"
+    return None
+
+
+@functools.cache
+def creation_problem(device: str) -> str | None:
+    """None if ``device`` can be created here, else the first line of why not (an installed
+    plugin may still lack its GPU or CUDA)."""
+    try:
+        _qml().device(device, wires=1)
     except Exception as err:  # plugins fail in many ways (missing package, no GPU, no CUDA)
         lines = str(err).strip().splitlines()
         return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
@@ -119,7 +143,17 @@ def unavailable_reason(device: str) -> str | None:
 
 def is_available(device: str) -> bool:
     """Whether ``device`` can be created here (plugin installed, and a GPU for lightning.gpu)."""
-    return unavailable_reason(device) is None
+    return unavailable_reason(device) is None and creation_problem(device) is None
+
+
+_JAX_GPU_PLUGINS = ("jax-cuda", "jax_cuda", "jax-rocm", "jax_rocm")
+
+
+def jax_gpu_plugin() -> bool:
+    """Whether a JAX GPU plugin is installed (package metadata): without one JAX runs on CPU,
+    and ``auto`` need not import JAX to know it."""
+    names = (dist.metadata["Name"] or "" for dist in metadata.distributions())
+    return any(name.lower().startswith(_JAX_GPU_PLUGINS) for name in names)
 
 
 def jax_gpu() -> str | None:
@@ -135,7 +169,7 @@ def auto_route(n_qubits: int) -> tuple[Profile, str]:
     known = profiles()
     if is_available("lightning.gpu"):
         return known["lightning.gpu"], "lightning.gpu is installed and a GPU is present"
-    if gpu := jax_gpu():
+    if jax_gpu_plugin() and (gpu := jax_gpu()):
         return known["jax"], f"JAX sees a GPU ({gpu}): the reversible JAX route runs on it"
     if n_qubits < CPU_CROSSOVER:
         why = f"CPU, {n_qubits} < {CPU_CROSSOVER} qubits: the reversible JAX route is fastest"
@@ -161,7 +195,9 @@ def resolve(name_or_path: str | Profile | Route, n_qubits: int) -> Route:
     if name_or_path == "auto":
         return Route(*auto_route(n_qubits))
     profile = get(name_or_path)
-    if profile.device not in REMOTE and (reason := unavailable_reason(profile.device)):
+    if profile.device not in REMOTE and (
+        reason := unavailable_reason(profile.device) or creation_problem(profile.device)
+    ):
         raise ValueError(
             f"device {profile.device} is not available here ({reason}); "
             "`hybrid devices` lists the profiles this machine can run"
@@ -204,12 +240,12 @@ def make(profile: Profile, wires: int, *, retries: int = 4, offline: bool = Fals
     silences the plugins' "no analytic mode" warning, since nothing is executed.
     """
     if not profile.plugin:
-        return qml.device(profile.device, wires=wires, **profile.options)
+        return _qml().device(profile.device, wires=wires, **profile.options)
     options, transforms = plugin_kwargs(profile, wires, offline=offline)
     with warnings.catch_warnings():
         if offline:
             warnings.simplefilter("ignore", UserWarning)
-        device = qml.device(profile.device, wires=wires, **options)
+        device = _qml().device(profile.device, wires=wires, **options)
     for transform in transforms:
         device = transform(device)
     if profile.device in REMOTE and retries and not offline:
@@ -259,11 +295,22 @@ def _aer_noisy(name: str, wires: int, noise: bool = True) -> tuple[dict, Callabl
         raise ValueError(f"{name} has {backend.num_qubits} qubits; the circuit needs {wires}")
     layout = chain(list(backend.coupling_map.get_edges()), wires)
     kwargs = {"backend": aer_from_backend(name, noise), "initial_layout": layout}
-    return kwargs, functools.partial(route, n=wires)
+    return kwargs, functools.partial(_route_transform(), n=wires)
 
 
-@qml.transform
-def route(tape: qml.tape.QuantumScript, n: int, seed: int = 0):
+@functools.cache
+def _route_transform():
+    """``route`` as a PennyLane transform, built when first needed (PennyLane imported then)."""
+    return _qml().transform(_route)
+
+
+def __getattr__(name: str):
+    if name == "route":  # the public transform, without importing PennyLane at module import
+        return _route_transform()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _route(tape: qml.tape.QuantumScript, n: int, seed: int = 0):
     """Route ``tape`` (wires 0..n-1) onto a line of n qubits with Qiskit's transpiler (SABRE).
 
     pennylane-qiskit's ``qiskit.aer`` transpiles with routing off, so this does it first: the
@@ -274,6 +321,7 @@ def route(tape: qml.tape.QuantumScript, n: int, seed: int = 0):
     from qiskit import transpile
     from qiskit.transpiler import CouplingMap
 
+    qml = _qml()
     params = tape.get_parameters(trainable_only=False)
     numeric = tape.bind_new_parameters([np.asarray(p) for p in params], list(range(len(params))))
     circuit = circuit_to_qiskit(numeric, n, diagonalize=False, measure=False)

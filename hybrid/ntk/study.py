@@ -11,6 +11,7 @@ figure, ``classifier`` the exported kernel classifier; the kernels live in ``hyb
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import numpy as np
 
 import hybrid.ntk.sparsify as sparsify
 from hybrid.data import Dataset, load
+from hybrid.deploy import runs
 from hybrid.deploy.runs import atomic_write
 from hybrid.ntk.kernels import (
     FCKernel,
@@ -132,6 +134,25 @@ class StudyConfig:
             raise ValueError("training and test sizes must be even (balanced classes) and >= 4")
         if self.trials < 1 or self.bootstraps < 1:
             raise ValueError("trials and bootstraps must be >= 1")
+        if self.test_size < 2:
+            raise ValueError(f"test_size must be an even number >= 2, got {self.test_size}")
+        for name in (
+            "finite_trials",
+            "finite_epochs",
+            "finite_batch",
+            "finite_width",
+            "finite_depth",
+            "cnn_stage_depth",
+            "cnn_width",
+            "cnn_hidden",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.finite_lr, int | float) and 0 < self.finite_lr < math.inf):
+            raise ValueError(f"finite_lr must be a finite number > 0, got {self.finite_lr!r}")
+        for name in self.estimators:
+            parse_estimator(name)  # a typo refused before the first kernel, naming the value
 
 
 def parse_estimator(text: str) -> Estimator:
@@ -139,10 +160,15 @@ def parse_estimator(text: str) -> Estimator:
     from hybrid.ripe.estimators import Estimator
 
     kind, _, rest = text.partition(":")
-    if kind == "shots" and rest:
-        return Estimator("shots", shots=int(rest))
-    kind, _, eps = text.partition("@")
-    return Estimator(kind, eps=float(eps) if eps else 0.0)
+    try:
+        if kind == "shots" and rest:
+            return Estimator("shots", shots=int(rest))
+        kind, _, eps = text.partition("@")
+        return Estimator(kind, eps=float(eps) if eps else 0.0)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"estimator {text!r} cannot be read ({err}); write exact, shots:N or KIND@EPS"
+        ) from None
 
 
 def load_split(cfg: StudyConfig, split: str) -> tuple[Dataset, np.ndarray, np.ndarray]:
@@ -300,21 +326,22 @@ def study(
     out_dir: str | os.PathLike | None = None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     log: Callable[[str], object] = print,
 ) -> dict:
     """Run the paper's MNIST experiment: per n and trial, the exact, sparsified and diagonal NTK
     quantities (and a finite network, estimated kernels); writes ``study.json`` after every
-    trial (resumable), returns the report with per-n summaries and log-n fits."""
-    path = Path(out_dir) / "study.json" if out_dir is not None else None
+    trial (resumable), returns the report with per-n summaries and log-n fits. ``out_dir`` is
+    checked as every run directory is (``runs.check_out``): another study only with ``resume``
+    (the same configuration) or ``overwrite``, never a directory of other files."""
+    path = Path(out_dir) / runs.STUDY if out_dir is not None else None
     records: list[dict] = []
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        runs.check_out(out_dir, resume=resume, overwrite=overwrite, record=runs.STUDY)
         if resume and path.is_file():
-            saved = json.loads(path.read_text())
-            if saved.get("config") != json.loads(json.dumps(asdict(cfg))):
-                raise ValueError(f"{path} was written with another configuration; use a new out")
-            records = saved["records"]
+            records = _saved_records(path, cfg)
             log(f"resuming: {len(records)} trials already in {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["n"], r["trial"]) for r in records}
 
     _, x_tr_all, y_tr_all = load_split(cfg, "train")
@@ -380,6 +407,20 @@ def study(
                 + f" kappa {rec['kappa']:.2f} ({rec['seconds']:.1f} s)"
             )
     return save()
+
+
+def _saved_records(path: Path, cfg: StudyConfig) -> list[dict]:
+    """The trials already in ``path``, refused in one line when unreadable or of another study."""
+    try:
+        saved = json.loads(path.read_text())
+        records = saved["records"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{path} cannot be read as a study record ({err}); use --overwrite"
+        ) from None
+    if saved.get("config") != json.loads(json.dumps(asdict(cfg))):
+        raise ValueError(f"{path} was written with another configuration; use a new out")
+    return records
 
 
 def _estimated_accuracy(

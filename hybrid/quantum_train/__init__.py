@@ -2,11 +2,12 @@
 weights of a classical network; only the angles and a small mapping model are trained.
 
 ``ansatz`` holds the circuit blocks, ``qnn`` the probabilities and their gradient routes,
-``model`` the trainable models, ``controls`` the models that ask whether the quantum part does
-the work, ``run`` the command-line run (data, training, export, report).
+``generator`` the weights of any pytree from a QNN, ``model`` the trainable models over a layer
+stack, ``controls`` the models that ask whether the quantum part does the work, ``fitting`` the
+training and export of a user's own model, ``run`` the command-line run (data, training, export,
+report).
 """
 
-import hybrid.quantum_train.model as _model
 from hybrid.quantum_train.controls import (
     CONTROLS,
     BitsOnlyControl,
@@ -15,14 +16,16 @@ from hybrid.quantum_train.controls import (
     RandomFeatureControl,
     RandomInputControl,
 )
-from hybrid.quantum_train.model import (
+from hybrid.quantum_train.fitting import GeneratedModel, fit_generator, load_weights
+from hybrid.quantum_train.generator import (
     MAPPING_CHUNKS,
     MAPPING_ROWS,
-    Classical,
-    QuantumTrain,
+    Generator,
     basis_bits,
     bits_of,
+    generator,
 )
+from hybrid.quantum_train.model import Classical, QuantumTrain
 from hybrid.quantum_train.run import (
     default_layers,
     load,
@@ -32,25 +35,26 @@ from hybrid.quantum_train.run import (
     run_resources_report,
 )
 
-# RandomFeatureControl lived in ``model``; it stays importable from there. The package runs
-# before any of its modules, so the name is there before anyone imports it.
-_model.RandomFeatureControl = RandomFeatureControl
-
 __all__ = [
     "CONTROLS",
-    "BitsOnlyControl",
-    "FrozenQNN",
-    "MPSControl",
-    "RandomInputControl",
     "MAPPING_CHUNKS",
     "MAPPING_ROWS",
+    "BitsOnlyControl",
     "Classical",
+    "FrozenQNN",
+    "GeneratedModel",
+    "Generator",
+    "MPSControl",
     "QuantumTrain",
     "RandomFeatureControl",
+    "RandomInputControl",
     "basis_bits",
     "bits_of",
     "default_layers",
+    "fit_generator",
+    "generator",
     "load",
+    "load_weights",
     "on_device",
     "resources_report",
     "run",

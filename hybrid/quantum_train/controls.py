@@ -14,6 +14,10 @@ mps                 Born probabilities of a trained matrix-product state        
 frozen-qnn          the QNN at its initial angles, never trained                 mapping only
 ==================  ===========================================================  ===============
 
+Each is ``QuantumTrain`` over QT's ``generator.Generator`` (``QuantumTrain._generator``), with
+the control's probability function (``probs_fn``) or widened mapping model in place of QT's;
+bits-only, whose mapping model has no probability column, uses the generator's bits, mapping
+layers and ``finish`` (centring, ``scale``) around its own dense stack.
 A trainable count is the number of parameters the optimiser moves: the sizes of the params
 pytree's leaves, less those a ``trainable_mask`` freezes.
 """
@@ -32,7 +36,8 @@ import numpy as np
 import hybrid.quantum_train.ansatz as ansatze
 import hybrid.quantum_train.qnn as qnn
 from hybrid.deploy import architecture
-from hybrid.quantum_train.model import QuantumTrain, _float, basis_bits, mapping_layers
+from hybrid.quantum_train.generator import Generator, basis_bits
+from hybrid.quantum_train.model import QuantumTrain, _float
 
 CONTROLS = ("random-features", "random-input", "bits-only", "mps", "frozen-qnn")
 QNN_MODELS = ("quantum-train", "frozen-qnn")  # the models that run a circuit
@@ -46,10 +51,7 @@ def leaf_count(params) -> int:
 def qt_count(model: QuantumTrain) -> int:
     """QT's trainable count at ``model``'s settings (its angles and its unwidened mapping model):
     the count every control is matched to."""
-    mapping = architecture.param_count(
-        mapping_layers(model.mapping_hidden, model.mapping_activation), (model.n_qubits + 1,)
-    )
-    return qnn.n_angles(model.n_qubits, model.depth, model.ansatz) + mapping
+    return model._generator(None).n_trainable
 
 
 def dense_count(hidden: tuple[int, ...], inputs: int) -> int:
@@ -121,6 +123,11 @@ def mps_bonds(n_sites: int, target: int) -> tuple[int, ...]:
     return tuple(bonds)
 
 
+def mapping_count(gen: Generator, inputs: int) -> int:
+    """Parameters of ``gen``'s mapping model on ``inputs`` columns."""
+    return architecture.param_count(gen.mapping_layers, (inputs,))
+
+
 def _mapping_init(key: jax.Array, layers: list, inputs: int) -> list:
     """QT's mapping-model initialisation (from the second half of the key, as QT's)."""
     _, k_map = jax.random.split(key)
@@ -152,11 +159,14 @@ class RandomFeatureControl(QuantumTrain):
     feature_seed: int = 0
 
     @cached_property
-    def probabilities(self) -> qnn.ProbsFn:
-        k = qnn.n_angles(self.n_qubits, self.depth, self.ansatz)
+    def generator(self) -> Generator:
+        n = self._generator(None).n_qubits
+        k = qnn.n_angles(n, self.depth, self.ansatz)
         rng = np.random.default_rng(self.feature_seed)
-        features = rng.normal(0.0, 1.0 / math.sqrt(k), (2**self.n_qubits, k))
-        return lambda theta: jax.nn.softmax(jnp.asarray(features, theta.dtype) @ jnp.ravel(theta))
+        features = rng.normal(0.0, 1.0 / math.sqrt(k), (2**n, k))
+        return self._generator(
+            lambda theta: jax.nn.softmax(jnp.asarray(features, theta.dtype) @ jnp.ravel(theta))
+        )
 
     def init(self, key: jax.Array) -> dict:
         """QT's mapping-model initialisation; theta ~ N(0, 1), so the logits are N(0, 1)."""
@@ -177,22 +187,24 @@ class RandomInputControl(QuantumTrain):
 
     @cached_property
     def hidden(self) -> tuple[int, ...]:
-        return widened(self.mapping_hidden, self.n_qubits + 1, qt_count(self))
+        return widened(self.mapping_hidden, self._generator(None).n_bits + 1, qt_count(self))
 
     @cached_property
-    def mapping_layers(self) -> list:
-        return mapping_layers(self.hidden, self.mapping_activation)
+    def generator(self) -> Generator:
+        """QT's generator with the fixed column for the QNN (which takes no angles) and the
+        widened mapping model."""
+        n = self._generator(None).n_qubits
+        p = porter_thomas(n, self.input_seed)
+        return self._generator(lambda _: jnp.asarray(p, _float()), mapping_hidden=self.hidden)
 
     def n_trainable(self) -> int:
-        return architecture.param_count(self.mapping_layers, (self.n_qubits + 1,))
+        return mapping_count(self.generator, self.generator.n_bits + 1)
 
     def init(self, key: jax.Array) -> dict:
-        return {"mapping": _mapping_init(key, self.mapping_layers, self.n_qubits + 1)}
+        return {"mapping": _mapping_init(key, self.mapping_layers, self.generator.n_bits + 1)}
 
     def weights(self, params: dict) -> jax.Array:
-        p = jnp.asarray(porter_thomas(self.n_qubits, self.input_seed)[: self.n_weights], _float())
-        w = self.mapped(params["mapping"], self.normalise(p))
-        return w - jnp.mean(w)
+        return self.generator.flat({"angles": None, "mapping": params["mapping"]})
 
 
 @dataclass(frozen=True)
@@ -203,22 +215,24 @@ class BitsOnlyControl(QuantumTrain):
 
     @cached_property
     def hidden(self) -> tuple[int, ...]:
-        return widened(self.mapping_hidden, self.n_qubits, qt_count(self))
+        return widened(self.mapping_hidden, self._generator(None).n_bits, qt_count(self))
 
     @cached_property
-    def mapping_layers(self) -> list:
-        return mapping_layers(self.hidden, self.mapping_activation)
+    def generator(self) -> Generator:
+        """QT's generator with the widened mapping model; only its bits, mapping layers and
+        ``finish`` are used (its QNN is never built)."""
+        return self._generator(None, mapping_hidden=self.hidden)
 
     def n_trainable(self) -> int:
-        return architecture.param_count(self.mapping_layers, (self.n_qubits,))
+        return mapping_count(self.generator, self.generator.n_bits)
 
     def init(self, key: jax.Array) -> dict:
-        return {"mapping": _mapping_init(key, self.mapping_layers, self.n_qubits)}
+        return {"mapping": _mapping_init(key, self.mapping_layers, self.generator.n_bits)}
 
     def weights(self, params: dict) -> jax.Array:
-        bits = jnp.asarray(basis_bits(self.n_qubits, self.n_weights), _float())
+        bits = jnp.asarray(basis_bits(self.generator.n_bits, self.n_weights), _float())
         w = architecture.apply(self.mapping_layers, params["mapping"], bits, xp=jnp)[:, 0]
-        return w - jnp.mean(w)
+        return self.generator.finish(w)
 
 
 @dataclass(frozen=True)
@@ -238,9 +252,13 @@ class MPSControl(QuantumTrain):
         full = (1, *self.bonds, 1)
         return [(a, 2, b) for a, b in itertools.pairwise(full)]
 
+    @cached_property
+    def generator(self) -> Generator:
+        """QT's generator with the MPS's Born probabilities (of the sites) for the QNN's."""
+        return self._generator(self.born)
+
     def n_trainable(self) -> int:
-        mapping = architecture.param_count(self.mapping_layers, (self.n_qubits + 1,))
-        return mps_count(self.bonds) + mapping
+        return mps_count(self.bonds) + mapping_count(self.generator, self.generator.n_bits + 1)
 
     def init(self, key: jax.Array) -> dict:
         """Site tensors N(0, 1/(2 chi_left)), which keep the state's norm of order one."""
@@ -250,7 +268,7 @@ class MPSControl(QuantumTrain):
             jax.random.normal(k, s, _float()) / math.sqrt(2 * s[0])
             for k, s in zip(keys, self.site_shapes, strict=True)
         ]
-        mapping = _mapping_init(key, self.mapping_layers, self.n_qubits + 1)
+        mapping = _mapping_init(key, self.mapping_layers, self.generator.n_bits + 1)
         return {"sites": sites, "mapping": mapping}
 
     @staticmethod
@@ -263,9 +281,7 @@ class MPSControl(QuantumTrain):
         return amplitudes**2 / jnp.sum(amplitudes**2)
 
     def weights(self, params: dict) -> jax.Array:
-        p = self.born(params["sites"])[: self.n_weights]
-        w = self.mapped(params["mapping"], self.normalise(p))
-        return w - jnp.mean(w)
+        return self.generator.flat({"angles": params["sites"], "mapping": params["mapping"]})
 
 
 @dataclass(frozen=True)
@@ -276,7 +292,7 @@ class FrozenQNN(QuantumTrain):
     mapping model trains, so the trainable count is QT's less its angles."""
 
     def n_trainable(self) -> int:
-        return architecture.param_count(self.mapping_layers, (self.n_qubits + 1,))
+        return mapping_count(self.generator, self.generator.n_bits + 1)
 
     def trainable_mask(self, params: dict) -> dict:
         return {

@@ -3,7 +3,6 @@ directory out (``hybrid.deploy.runs``), plus the resources its QNN would need on
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict, replace
@@ -17,7 +16,7 @@ import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
-from hybrid.quantum_train.model import Classical, QuantumTrain
+from hybrid.quantum_train.model import Classical, QuantumTrain, size_to_net
 
 
 def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
@@ -47,9 +46,11 @@ def run(
     *,
     models: tuple[str, ...] = ("quantum-train",),
     layers: list | None = None,
-    depth: int = 40,
+    depth: int | None = None,
     ansatz: str = "ry-cnot",
-    mapping_hidden: tuple[int, ...] = (4, 20, 4),
+    mapping_hidden: tuple[int, ...] | None = None,
+    chunks: int = 1,
+    scale: str | None = None,
     device: Profile | devices.Route | str = "auto",
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
@@ -63,11 +64,13 @@ def run(
 
     ``models`` names what is trained: ``quantum-train``, any of its controls
     (``controls.CONTROLS``: QT with one part replaced, at QT's trainable count) and the
-    ``classical`` net itself. ``val_fraction`` of the training set (stratified, cut by the
-    config's seed; default ``data.default_val_fraction``: on where the test set is fixed) is held
-    out for validation, scored every epoch; the test set is scored once, at the end. The first
-    model goes to ``out``, a classical net trained beside it to ``out/baseline``, a control to
-    ``out/NAME``. Each is
+    ``classical`` net itself. ``depth`` and ``mapping_hidden`` left None are sized to the net
+    (``model.size_to_net``); ``chunks`` and ``scale`` are the generator's
+    (``hybrid.quantum_train.generator``). ``val_fraction`` of the training set (stratified, cut
+    by the config's seed; default ``data.default_val_fraction``: on where the test set is fixed)
+    is held out for validation, scored every epoch; the test set is scored once, at the end. The
+    first model goes to ``out``, a classical net trained beside it to ``out/baseline``, a control
+    to ``out/NAME``. Each is
     an ordinary run directory that ``hybrid.classifier.NumpyClassifier`` evaluates with NumPy
     alone. ``out`` must be new or empty unless ``resume`` (the same run only) or ``overwrite``;
     it is locked while this run writes. Everything that can be refused (the directory, the
@@ -82,8 +85,25 @@ def run(
         dataset, layers, source, limit, config.seed, val_fraction
     )
     input_shape = tuple(train.x.shape[1:])
-    settings = {"depth": depth, "ansatz": ansatz, "mapping_hidden": tuple(mapping_hidden)}
-    jobs = [_build(kind, layers, input_shape, settings, device, config.seed) for kind in models]
+    sizing = size_to_net(
+        architecture.param_count(layers, input_shape),
+        ansatz,
+        depth,
+        tuple(mapping_hidden) if mapping_hidden is not None else None,
+    )
+    settings = {"depth": sizing.depth, "ansatz": ansatz, "mapping_hidden": sizing.mapping_hidden}
+    # recorded only when set, so that runs from before these options resume as they were
+    settings |= {"chunks": chunks} if chunks != 1 else {}
+    settings |= {"scale": scale} if scale is not None else {}
+    jobs = [
+        _build(kind, layers, input_shape, settings, device, config.seed, sizing.why)
+        for kind in models
+    ]
+    if set(models) != {"classical"}:  # said once nothing more can be refused
+        if depth is None or mapping_hidden is None:
+            print(f"hybrid: {sizing.why}", file=sys.stderr)
+        if sizing.warning:
+            print(f"hybrid: warning: {sizing.warning}", file=sys.stderr)
     out = Path(out)
     report: dict = {
         "dataset": dataset,
@@ -101,7 +121,7 @@ def run(
                 about["resources"] = resources_report(
                     devices.get(about["device"]),
                     model.n_qubits,
-                    depth,
+                    sizing.depth,
                     n_train=len(train.y),
                     batch_size=config.batch_size,
                     n_test=len(test.y),
@@ -139,8 +159,12 @@ def _data_and_net(
     return train, val, test, layers
 
 
-def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, seed: int):
-    """(kind, model, its description for model.json); a QNN's device resolved here, once."""
+def _build(
+    kind: str, layers: list, input_shape: tuple, settings: dict, device, seed: int, why: str = ""
+):
+    """(kind, model, its description for model.json, with ``why`` its depth and mapping
+    widths were chosen); ``seed`` (the run's) draws a control's fixed random parts; a QNN's
+    device resolved here, once."""
     if kind == "classical":
         model = Classical(tuple(layers), input_shape)
         return kind, model, {"type": kind, **_counts(model)}
@@ -149,6 +173,7 @@ def _build(kind: str, layers: list, input_shape: tuple, settings: dict, device, 
     else:
         model = controls.build(kind, layers, input_shape, seed=seed, **settings)
     about = {"type": kind, "n_qubits": model.n_qubits, **settings}
+    about |= {"sizing": why} if why else {}
     about["mapping_hidden"] = list(settings["mapping_hidden"])
     if kind != "quantum-train":
         about |= controls.describe(model)
@@ -251,15 +276,19 @@ def resources_report(
 
 
 def run_resources_report(run_dir: str | os.PathLike, profile: Profile) -> dict:
-    """Resources of an exported Quantum-Train run directory on ``profile``."""
-    spec = json.loads((Path(run_dir) / runs.SPEC).read_text())
+    """Resources of an exported Quantum-Train run directory on ``profile``; the run is read
+    through the checked loader, so an edited or damaged record is refused, never reported."""
+    spec, _ = runs.load_run(run_dir)
     model = spec.get("model", {})
     if model.get("type") != "quantum-train":
         raise ValueError(f"{run_dir} is a {model.get('type')!r} run; only quantum-train has a QNN")
     config = spec.get("training", {})
     n_train = spec.get("dataset", {}).get("n_train")
-    if n_train is None:
-        raise ValueError(f"{run_dir}/{runs.SPEC} records no training-set size (dataset.n_train)")
+    missing = [k for k in ("n_qubits", "depth") if k not in model]
+    if n_train is None or missing:
+        raise ValueError(
+            f"{run_dir}/{runs.SPEC} records no {', '.join(missing or ['dataset.n_train'])}"
+        )
     return resources_report(
         profile,
         int(model["n_qubits"]),
@@ -285,13 +314,15 @@ def load(
     used the reference (4, 20, 4)); the ansatz is the recorded one (older runs: ry-cnot).
     """
     run_dir = Path(run_dir)
-    spec = json.loads((run_dir / runs.SPEC).read_text())
+    spec, _ = runs.load_run(run_dir)
     arch, about = spec["architecture"], spec["model"]
     settings = {
         "depth": int(about["depth"]),
         "profile": profile,
         "ansatz": about.get("ansatz", "ry-cnot"),
         "mapping_hidden": tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+        "chunks": int(about.get("chunks", 1)),
+        "scale": about.get("scale"),
     }
     shape = (tuple(arch["layers"]), tuple(arch["input_shape"]))
     kind = {"control": "random-features"}.get(about.get("type"), about.get("type"))

@@ -257,7 +257,9 @@ def _r_terms(state, new_params, aux, lr, m):
     params = state["params"]
     rows, cols = [], []
     for i, (d, a) in enumerate(zip(aux["deltas"], aux["acts"][:-1], strict=True)):
-        step = (lr / m) ** 2
+        step = jnp.square(
+            jnp.asarray(lr / m, dtype=d.dtype)
+        )  # inf, not OverflowError, for a huge lr
         rows.append(state["rows"][i] + step * (d * d).T @ jnp.sum(a * a, axis=1))
         cols.append(state["cols"][i] + step * (a * a).T @ jnp.sum(d * d, axis=1))
     neurons = sum(layer["w"].shape[0] for layer in params)  # N - n_1
@@ -443,7 +445,9 @@ def train(
             stop = min(steps, start + (config.eval_every or steps))
             idx = order[start:stop]
             batch = (keys[start:stop], jnp.asarray(x_train[idx]), jnp.asarray(targets[idx]))
-            state, logs = chunk(state, batch)
+            new_state, logs = chunk(state, batch)
+            _check_finite(start, np.asarray(logs["loss"]), new_state["params"], config, record)
+            state = new_state
             for name, values in logs.items():
                 history.step[name].extend(np.asarray(values, dtype=float).tolist())
             row = {"t": stop, "loss": float(np.mean(np.asarray(logs["loss"])))}
@@ -457,6 +461,17 @@ def train(
             if pressed and start < steps:
                 raise record.interrupted(f"iteration {stop} of {steps}")
     return state["params"], history
+
+
+def _check_finite(start: int, losses: np.ndarray, params, config: TrainConfig, record) -> None:
+    """Stop at the first iteration of a chunk whose loss is not finite (or at the chunk's end if
+    only the parameters are), before that chunk is checkpointed or exported."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size == 0 and bool(training.all_finite(params)):
+        return
+    at = start + (int(bad[0]) + 1 if bad.size else len(losses))
+    loss = float(losses[bad[0]]) if bad.size else float(losses[-1])
+    raise training.diverged(f"iteration {at} of {config.steps}", loss, config, record.run_dir)
 
 
 def _evaluator(exact, noisy, x_test, y_test):
