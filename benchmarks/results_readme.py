@@ -35,6 +35,10 @@ FOLDERS = {
 
 # Path inside a folder (glob patterns allowed) -> (what it is, command for files without one).
 ABOUT: dict[str, tuple[str, str]] = {
+    "quantum_train/ablations.json": (
+        "QT and its controls with a validation split (each row's `scale`: full or reduced)",
+        "",
+    ),
     "quantum_train/bench_cpu.json": ("one QT step per gradient route at 10, 13, 16 qubits", ""),
     "quantum_train/bench_gpu_h200.log": (
         "log of every GPU check (routes, precision, memory, tests/test_qnn.py, RIPE epoch)",

@@ -11,6 +11,14 @@ continues from its checkpoint):
     python examples/quantum_train_fashion_mnist.py --plot      # test accuracy vs trainable count
     python examples/quantum_train_fashion_mnist.py --markdown  # the table for docs/quantum_train.md
 
+``--ablations`` trains QT or one of its controls (``--model``: random-features, random-input,
+bits-only, mps, frozen-qnn) with a validation split (``--val-fraction``, 0.1 there) and writes
+rows with validation and test accuracy to docs/results/quantum_train/ablations.json;
+benchmarks/ablation_stats.py reads them (mean and sd over seeds, Welch's t-test):
+
+    python examples/quantum_train_fashion_mnist.py --ablations --model mps --ansatz ry-cnot \
+        --depths 96 --epochs 10 --device jax --seeds 0 1 2
+
 The data come from HYBRID_DATA_DIR/fashion_mnist, the Debian package's location, or TFDS.
 """
 
@@ -22,10 +30,14 @@ from pathlib import Path
 from _table import has_row, open_table, save_table
 
 from hybrid import quantum_train, training
+from hybrid.quantum_train.controls import CONTROLS
 from hybrid.training import TrainConfig
 
 TABLE = Path("docs/results/quantum_train/fashion_mnist.json")
-MODELS = ("qt", "control", "classical")
+ABLATIONS = Path("docs/results/quantum_train/ablations.json")
+# "control" is the table's name for random-features at seed 0 (the feature seed is the run's)
+MODELS = ("qt", "control", *CONTROLS, "classical")
+RUN_MODELS = {"qt": "quantum-train", "control": "random-features"}
 # The reference's Fashion-MNIST figures (../shared/REFERENCES.md: the authors' notebooks and result
 # images, 50 epochs): QT accuracy reported per L; at L = 16 that figure is the train accuracy and
 # the notebook's test accuracy is 78.71 %. Their CNN: 79.42 % test after 1 epoch.
@@ -43,11 +55,28 @@ cli.add_argument("--lr", type=float, default=1e-2)
 cli.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
 cli.add_argument("--device", default="lightning.qubit")
 cli.add_argument("--limit", type=int, help="first LIMIT training images only (smoke tests)")
-cli.add_argument("--table", type=Path, default=TABLE)
+cli.add_argument("--table", type=Path, help=f"default {TABLE}, with --ablations {ABLATIONS}")
+cli.add_argument(
+    "--ablations", action="store_true", help="validation split on, rows to the ablations table"
+)
+cli.add_argument(
+    "--val-fraction", type=float, help="held-out share of the 60,000 (default 0.1 with --ablations)"
+)
 cli.add_argument("--runs", type=Path, default=Path("runs/qt-fashion-mnist"))
 cli.add_argument("--plot", action="store_true", help="only draw the table's plot")
 cli.add_argument("--markdown", action="store_true", help="only print the table as Markdown")
 args = cli.parse_args()
+args.table = args.table or (ABLATIONS if args.ablations else TABLE)
+if args.val_fraction is None:
+    args.val_fraction = 0.1 if args.ablations else 0.0
+
+
+def scale(limit: int | None, epochs: int) -> str:
+    """How a row compares with the issue's full table: full data and 10 epochs, or reduced."""
+    if limit is None and epochs >= 10:
+        return "full"
+    images = f"first {limit} images (validation included)" if limit else "all images"
+    return f"reduced: {images}, {epochs} epoch{'s' * (epochs > 1)}"
 
 
 def plot(table: dict, path: Path) -> None:
@@ -94,7 +123,7 @@ def markdown(table: dict) -> None:
         "train acc | test loss | train loss | gap | train time |"
     )
     print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    order = {"qt": 0, "control": 1, "classical": 2}
+    order = {name: i for i, name in enumerate(MODELS)}
     for r in sorted(
         table["rows"], key=lambda r: (order[r["model"]], r["ansatz"] or "", r["n_trainable"])
     ):
@@ -135,6 +164,13 @@ if args.markdown:
     markdown(json.loads(args.table.read_text()))
     raise SystemExit(0)
 table = open_table(args.table, dataset="fashion_mnist", n_train=60000, n_test=10000)
+if args.ablations:
+    table.setdefault(
+        "about",
+        "One row per (model or control, trainable count, seed), validation and test accuracy; "
+        "'scale' says whether a row is at the full table's settings (60,000 images less the "
+        "validation split, 10 epochs) or reduced. benchmarks/ablation_stats.py summarises it.",
+    )
 if args.plot:
     plot(table, args.table.with_suffix(".png"))
     raise SystemExit(0)
@@ -158,12 +194,15 @@ for seed in args.seeds:
             "learning_rate": args.lr,
             "schedule": args.schedule,
             "limit": args.limit,
+            "val_fraction": args.val_fraction or None,  # None: no split, as in rows without it
         }
         if has_row(table, **settings):
             print(f"skip {settings}: already in {args.table}")
             continue
         name = f"{args.model}-{settings['ansatz']}-L{depth}-s{seed}-e{args.epochs}"
         name += f"-b{args.batch_size}-lr{args.lr:g}-{args.schedule}"
+        name += f"-val{args.val_fraction:g}" if args.val_fraction else ""
+        name += f"-n{args.limit}" if args.limit else ""
         t0 = time.perf_counter()
         report = quantum_train.run(
             "fashion_mnist",
@@ -172,14 +211,20 @@ for seed in args.seeds:
             device=args.device,
             ansatz=args.ansatz,
             config=config,
-            models=({"qt": "quantum-train"}.get(args.model, args.model),),
+            models=(RUN_MODELS.get(args.model, args.model),),
             resume=True,
             limit=args.limit,
+            val_fraction=args.val_fraction,
             progress=False,
         )
         (run,) = report["runs"].values()
+        split = {"n_train": report["n_train"], "n_val": report["n_val"]}
+        if args.val_fraction:
+            split |= {k: run[k] for k in ("val_accuracy", "val_loss")}
+            split |= {"scale": scale(args.limit, args.epochs)}
         table["rows"].append(
             settings
+            | split
             | {
                 "epochs_run": run["epochs_run"],
                 "n_weights": run["n_weights"],
@@ -199,5 +244,6 @@ for seed in args.seeds:
         save_table(args.table, table)
         print(
             f"{name}: test {run['test_accuracy']:.4f} train {run['train_accuracy']:.4f} "
-            f"trainable {run['n_trainable']}"
+            + (f"val {run['val_accuracy']:.4f} " if args.val_fraction else "")
+            + f"trainable {run['n_trainable']}"
         )

@@ -26,6 +26,12 @@ cli.add_argument("--out", default="runs/qt-mnist")
 cli.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
 cli.add_argument("--resume", action="store_true", help="continue the run in --out")
 cli.add_argument("--no-baseline", action="store_true")
+cli.add_argument(
+    "--val-fraction",
+    type=float,
+    default=0.0,
+    help="held out for validation (0: all 8,000 train, as the documented rows)",
+)
 args = cli.parse_args()
 
 try:
@@ -39,6 +45,7 @@ try:
         config=TrainConfig(
             epochs=args.epochs, batch_size=64, learning_rate=0.01, schedule="cosine"
         ),
+        val_fraction=args.val_fraction,
         overwrite=args.overwrite,
         resume=args.resume,
     )

@@ -14,6 +14,9 @@ XLA error with no checkpoint. A resume is refused unless the checkpoint was writ
 run: the same configuration, the same identity (the caller's model description) and the same data
 fingerprint.
 
+Model selection reads the validation set only: ``fit`` scores ``val`` after every epoch and the
+test set once, after the last epoch, so no per-epoch test figure can steer a choice.
+
 Two clocks are recorded per epoch, cumulative over resumed sessions: ``train_loop_s``, the
 training steps alone, and ``wall_s``, the whole of ``fit`` (compilation, evaluation, checkpoints).
 """
@@ -337,6 +340,27 @@ class _Progress:
             )
 
 
+def optimizer_for(model, config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
+    """``config``'s optimizer; a model with ``trainable_mask(params)`` (a pytree of bools) has its
+    frozen leaves' updates set to zero, so they stay bit-identical whatever the optimizer."""
+    optimizer = config.make_optimizer(total_steps)
+    mask = getattr(model, "trainable_mask", None)
+    if mask is None:
+        return optimizer
+
+    def labels(params):
+        return jax.tree.map(lambda trains: "train" if trains else "frozen", mask(params))
+
+    return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
+def _scores(apply: Callable, params, part: str, data, batch: int) -> dict:
+    """``evaluate`` on ``data`` as {part_loss, part_accuracy}; nothing when ``data`` is None."""
+    if data is None:
+        return {}
+    return {f"{part}_{k}": v for k, v in evaluate(apply, params, *data, batch).items()}
+
+
 def _train_step(model, optimizer: optax.GradientTransformation, loss_fn: Callable, mesh=None):
     """One compiled optimizer step. With a ``mesh`` the batch comes sharded over its ``data``
     axis and the state replicated, so XLA splits the batch's work and sums the gradients."""
@@ -410,6 +434,7 @@ def fit(
     test: tuple[np.ndarray, np.ndarray],
     config: TrainConfig = TrainConfig(),
     *,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
     run_dir: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -419,10 +444,12 @@ def fit(
 ) -> tuple[Any, list[dict]]:
     """Train ``model`` with Optax; returns the final params and the per-epoch history.
 
+    Each epoch's row holds the training set's loss and accuracy and, given ``val``, the
+    validation set's; the last row also holds the test set's, evaluated there only.
     ``identity`` (JSON-able, e.g. the model's description) is recorded with the checkpoint beside
-    the configuration and a fingerprint of the data; ``resume`` refuses a checkpoint whose
-    record differs. Batch order comes from (seed, epoch) alone, and the ragged last batch is
-    dropped so that every step has one shape.
+    the configuration and a fingerprint of the data (validation set included); ``resume``
+    refuses a checkpoint whose record differs. Batch order comes from (seed, epoch) alone, and
+    the ragged last batch is dropped so that every step has one shape.
 
     ``mesh`` (``hybrid.devices.mesh.make_mesh``) trains data-parallel: each batch is sharded over
     its ``data`` axis (the batch size must divide evenly), and with several processes
@@ -444,10 +471,11 @@ def fit(
     per_epoch = max(1, len(x_train) // config.batch_size)
     total = config.steps or per_epoch * config.epochs
     epochs = -(-total // per_epoch)
-    optimizer = config.make_optimizer(total)
+    optimizer = optimizer_for(model, config, total)
     params = model.init(jax.random.key(config.seed))
     state = (params, optimizer.init(params))
-    data = fingerprint(x_train, y_train, *map(np.asarray, test))
+    val = None if val is None else (np.asarray(val[0]), np.asarray(val[1]))
+    data = fingerprint(x_train, y_train, *map(np.asarray, test), *(val or ()))
     record = RunRecord(
         Path(run_dir) if run_dir is not None else None,
         config,
@@ -511,19 +539,23 @@ def fit(
                 save(epoch, done, losses, epoch_loop_s)
                 raise record.interrupted(f"epoch {epoch + 1}, step {done}") from None
             loop_s += epoch_loop_s
+            batch = config.eval_batch_size
+            last_epoch = epoch + 1 == epochs
             row = {
                 "epoch": epoch + 1,
                 "loss": float(np.mean(losses)) if losses else float("nan"),
-                "train_accuracy": accuracy(apply, state[0], *train, config.eval_batch_size),
-                "test_accuracy": accuracy(apply, state[0], *test, config.eval_batch_size),
+                **_scores(apply, state[0], "train", (x_train, y_train), batch),
+                **_scores(apply, state[0], "val", val, batch),
+                **_scores(apply, state[0], "test", test if last_epoch else None, batch),
                 "train_loop_s": loop_s,
                 "wall_s": at["wall_s"] + time.perf_counter() - wall0,
             }
             history.append(row)
+            shown = [k for k in ("val_accuracy", "test_accuracy") if k in row]
             bar.close(
                 f"loss {row['loss']:.4f}  train {row['train_accuracy']:.4f}  "
-                f"test {row['test_accuracy']:.4f}  (training loop {loop_s:.1f} s, "
-                f"wall {row['wall_s']:.1f} s)"
+                + "".join(f"{k.split('_')[0]} {row[k]:.4f}  " for k in shown)
+                + f"(training loop {loop_s:.1f} s, wall {row['wall_s']:.1f} s)"
             )
             save(epoch + 1, 0, [], 0.0)
             if pressed and epoch + 1 < epochs:
@@ -557,17 +589,30 @@ def pyplot():
     return plt
 
 
+def _curve_key(history: list[dict]) -> str:
+    """The per-epoch accuracy a learning curve shows: validation, else training (the test set is
+    scored once; histories written before that scored it every epoch)."""
+    for key in ("val_accuracy", "train_accuracy", "test_accuracy"):
+        if all(key in r for r in history):
+            return key
+    return "test_accuracy"
+
+
 def plot_history(histories: dict[str, list[dict]], path: str | os.PathLike) -> Path | None:
-    """Learning curves (loss and test accuracy per epoch) for one or more runs, as a PNG."""
+    """Learning curves (loss and validation accuracy per epoch; the test accuracy as one point
+    at the end) for one or more runs, as a PNG."""
     if (plt := pyplot()) is None:
         return None
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for label, history in histories.items():
         epochs = [r["epoch"] for r in history]
+        key = _curve_key(history)
         ax_loss.plot(epochs, [r["loss"] for r in history], label=label)
-        ax_acc.plot(epochs, [r["test_accuracy"] for r in history], label=label)
+        line = ax_acc.plot(epochs, [r.get(key) for r in history], label=f"{label}, {key}")[0]
+        if key != "test_accuracy" and "test_accuracy" in history[-1]:
+            ax_acc.plot(epochs[-1], history[-1]["test_accuracy"], "*", color=line.get_color())
     ax_loss.set(xlabel="epoch", ylabel="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (star: test, once)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()

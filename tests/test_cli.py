@@ -485,3 +485,20 @@ def test_ctrl_c_before_any_checkpoint_says_nothing_was_saved(monkeypatch, capsys
     assert cli.main(["devices"]) == 130
     err = capsys.readouterr().err.strip()
     assert err == "hybrid: interrupted; this interruption wrote no checkpoint"
+
+
+def test_control_names_and_val_fraction_reach_the_run(tmp_path, monkeypatch, capsys):
+    from hybrid import quantum_train
+
+    seen = {}
+    monkeypatch.setattr(quantum_train, "run", lambda *a, **k: seen.update(k) or {"runs": {}})
+    argv = ["train", "quantum-train", *TINY_QT, "--out", str(tmp_path / "r")]
+    assert cli.main([*argv, "--control", "mps", "bits-only", "--val-fraction", "0.2"]) == 0
+    assert seen["models"] == ("mps", "bits-only") and seen["val_fraction"] == 0.2
+    assert cli.main([*argv, "--baseline"]) == 0
+    assert seen["models"] == ("quantum-train", "classical") and seen["val_fraction"] is None
+    for bad in (["--control", "nonsense"], ["--control"], ["--val-fraction", "1"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*argv, *bad])
+        assert exit_.value.code == 2
+    capsys.readouterr()

@@ -159,12 +159,12 @@ def test_run_records_ansatz_control_and_losses(tmp_path, control):
         layers=architecture.mlp([4], 3),
         ansatz="u3-cu3",
         mapping_hidden=(4,),
-        models=("control" if control else "quantum-train",),
+        models=("random-features" if control else "quantum-train",),
         config=training.TrainConfig(epochs=1, batch_size=16),
         progress=False,
     )
     ((kind, result),) = report["runs"].items()
-    assert kind == ("control" if control else "quantum-train")
+    assert kind == ("random-features" if control else "quantum-train")
     assert result["ansatz"] == "u3-cu3" and result["epochs_run"] == 1
     assert {"train_loss", "test_loss", "train_accuracy", "test_accuracy"} <= set(result)
     model, params = load(tmp_path / "run", "default.qubit")

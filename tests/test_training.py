@@ -83,7 +83,9 @@ def test_resume_after_ctrl_c_continues_exactly(tmp_path, monkeypatch, how):
     assert same_tree(resumed, reference)
     # the resumed epoch's loss averages all 7 of its steps, not the 4 run after the resume
     keys = ("epoch", "loss", "train_accuracy", "test_accuracy")
-    assert [[r[k] for k in keys] for r in history] == [[r[k] for k in keys] for r in ref_history]
+    assert [[r.get(k) for k in keys] for r in history] == [
+        [r.get(k) for k in keys] for r in ref_history
+    ]
     assert all(r["wall_s"] >= r["train_loop_s"] > 0 for r in history)
 
 
@@ -164,3 +166,31 @@ def test_cosine_schedule_decays_the_step_to_zero():
     np.testing.assert_allclose(steps, [1.0, 0.8535534, 0.5, 0.1464466, 0.0], atol=1e-6)
     with pytest.raises(ValueError, match="schedule"):
         training.TrainConfig(schedule="linear")
+
+
+def test_fit_scores_validation_every_epoch_and_test_once_at_the_end(tmp_path, monkeypatch):
+    seen, evaluate = [], training.evaluate
+
+    def counting(apply, params, x, y, batch=1000):
+        seen.append(len(x))
+        return evaluate(apply, params, x, y, batch)
+
+    monkeypatch.setattr(training, "evaluate", counting)
+    train, val, test = blobs(), blobs(45, 2), blobs(60, 1)
+    _, history = training.fit(
+        Classical(LAYERS, (4,)), train, test, CONFIG, val=val, run_dir=tmp_path, progress=False
+    )
+    assert seen.count(45) == 3 and seen.count(60) == 1
+    assert all({"val_accuracy", "val_loss", "train_loss"} <= set(r) for r in history)
+    assert ["test_accuracy" in r for r in history] == [False, False, True]
+    with pytest.raises(ValueError, match="data"):  # the validation set is part of the run
+        training.fit(
+            Classical(LAYERS, (4,)),
+            train,
+            test,
+            CONFIG,
+            val=blobs(45, 3),
+            run_dir=tmp_path,
+            resume=True,
+            progress=False,
+        )

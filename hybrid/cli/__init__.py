@@ -74,6 +74,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1), refused in one line otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
 def _natural(text: str) -> int:
     """An argparse type: an integer >= 0."""
     try:
@@ -127,6 +138,9 @@ def _estimator_name(text: str) -> str:
 
 
 ANSATZE = ("ry-cnot", "u3-cu3")
+# hybrid.quantum_train.controls.CONTROLS, spelled here so that the parser imports argparse only
+# (tests/test_controls.py checks that the two agree)
+CONTROLS = ("random-features", "random-input", "bits-only", "mps", "frozen-qnn")
 
 
 def _add_training_options(
@@ -183,8 +197,17 @@ def _add_quantum_train(train) -> None:
     qt.add_argument("--classical", action="store_true", help="train only the classical net")
     qt.add_argument(
         "--control",
-        action="store_true",
-        help="classical control: the QNN's probabilities replaced by softmax(F theta), same count",
+        nargs="+",
+        choices=CONTROLS,
+        metavar="NAME",
+        help=f"train these controls in place of Quantum-Train ({', '.join(CONTROLS)}; "
+        "docs/quantum_train.md)",
+    )
+    qt.add_argument(
+        "--val-fraction",
+        type=_fraction,
+        help="share of the training set held out for validation, stratified, cut by --seed "
+        "(default: 0.1 for mnist and fashion_mnist, 0 for iris and files)",
     )
     qt.add_argument("--out", default="runs/quantum-train", help="run directory")
     _add_mesh_options(qt)

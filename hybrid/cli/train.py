@@ -60,7 +60,7 @@ def quantum_train(args: argparse.Namespace) -> int:
     if args.classical:
         models = ("classical",)
     else:
-        models = ("control" if args.control else "quantum-train",)
+        models = tuple(args.control or ("quantum-train",))
         models += ("classical",) if args.baseline else ()
     report = quantum_train.run(
         args.dataset,
@@ -74,6 +74,7 @@ def quantum_train(args: argparse.Namespace) -> int:
         config=train_config(args),
         source=args.source,
         limit=args.limit,
+        val_fraction=args.val_fraction,
         resume=args.resume,
         overwrite=args.overwrite,
         mesh=mesh,

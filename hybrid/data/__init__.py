@@ -23,7 +23,7 @@ import math
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -54,10 +54,13 @@ __all__ = [
     "MNIST_SOURCES",
     "MNIST_SPLIT_SEED",
     "USER_TEST_FRACTION",
+    "VAL_FRACTION",
     "Dataset",
     "SampleDataWarning",
+    "default_val_fraction",
     "load",
     "mnist_offline_split",
+    "split_validation",
 ]
 
 KNOWN_NAMES = ("mnist", "fashion_mnist", "iris")
@@ -66,6 +69,10 @@ KNOWN_NAMES = ("mnist", "fashion_mnist", "iris")
 IRIS_SPLIT_SEED = 1936  # year of Fisher's paper
 IRIS_TEST_FRACTION = 0.2
 USER_TEST_FRACTION = 0.2
+# The validation split cut from the training set where the test set is fixed (mnist,
+# fashion_mnist); where the test split is itself cut by the seed it is off unless asked.
+VAL_FRACTION = 0.1
+FIXED_TEST_SETS = ("mnist", "fashion_mnist")
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,6 +226,41 @@ def _stratified_split(
         test.append(idx[:k])
         train.append(idx[k:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def default_val_fraction(name: str | os.PathLike) -> float:
+    """``VAL_FRACTION`` for a data set with a fixed test set, 0 for Iris and users' files."""
+    key = os.fspath(name).lower().replace("-", "_")
+    return VAL_FRACTION if key in FIXED_TEST_SETS else 0.0
+
+
+def validation_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified ``fraction`` of ``labels``: per class, round(fraction *
+    count) examples drawn by ``seed``, so the same seed always cuts the same split."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"the validation fraction must be in [0, 1), got {fraction!r}")
+    rng = np.random.default_rng([seed, 0x5A1])
+    picked = [
+        rng.permutation(idx)[: int(math.floor(fraction * idx.size + 0.5))]
+        for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))
+    ]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+
+
+def split_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """(train without the validation examples, the validation set), both in file order, or
+    (train, None) when ``fraction`` is 0. The preprocessing stays the full training set's."""
+    val = validation_indices(train.y, fraction, seed)
+    if val.size == 0:
+        return train, None
+    if val.size == len(train.y):
+        raise ValueError(f"a validation fraction of {fraction} leaves no training examples")
+    keep = np.setdiff1d(np.arange(len(train.y)), val)
+
+    def part(idx: np.ndarray) -> Dataset:
+        return replace(train, x=train.x[idx], y=train.y[idx], raw=train.raw[idx])
+
+    return part(keep), part(val)
 
 
 def _rows(split: str, train_idx: np.ndarray, test_idx: np.ndarray) -> np.ndarray:

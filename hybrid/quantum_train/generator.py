@@ -48,6 +48,13 @@ def basis_bits(n_bits: int, count: int) -> np.ndarray:
     return bits_of(np.arange(count), n_bits)
 
 
+def mapping_layers(hidden: Sequence[int], activation: str | None = None) -> list:
+    """The mapping model's dense stack, hidden widths then one output, ``activation`` between."""
+    if activation:
+        return architecture.mlp(tuple(hidden), 1, activation)
+    return [{"type": "dense", "units": u} for u in (*hidden, 1)]
+
+
 def leaf_name(path: Sequence[Any]) -> str:
     """A key path as a dotted name (``conv1.kernel``, ``layers.0.weight``): what the safetensors
     export is keyed by. An NNX Variable's trailing ``value`` attribute is left out."""
@@ -167,10 +174,7 @@ class Generator:
 
     @cached_property
     def mapping_layers(self) -> list:
-        act = self.mapping_activation
-        if act:
-            return architecture.mlp(self.mapping_hidden, 1, act)
-        return [{"type": "dense", "units": u} for u in (*self.mapping_hidden, 1)]
+        return mapping_layers(self.mapping_hidden, self.mapping_activation)
 
     @cached_property
     def probabilities(self) -> qnn.ProbsFn:
@@ -211,7 +215,10 @@ class Generator:
         p = self.probabilities(params["angles"])
         if self.n_chunks > 1:
             p = jnp.tile(p, self.n_chunks)
-        w = self.mapped(params["mapping"], self.normalise(p[: self.n_weights]))
+        return self.finish(self.mapped(params["mapping"], self.normalise(p[: self.n_weights])))
+
+    def finish(self, w: jax.Array) -> jax.Array:
+        """The mapping model's M outputs centred, and scaled per leaf when ``scale`` is on."""
         w = w - jnp.mean(w)
         if self.gains is None:
             return w

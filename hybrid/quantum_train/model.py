@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-import hybrid.quantum_train.ansatz as ansatze
 import hybrid.quantum_train.qnn as qnn
 from hybrid.deploy import architecture
 from hybrid.devices import Profile
@@ -90,21 +89,26 @@ class QuantumTrain(Classical):
         super().__post_init__()
         self._generator(None)  # fail early on a bad option
 
-    def _generator(self, probs_fn: qnn.ProbsFn | None) -> Generator:
+    def _generator(self, probs_fn: qnn.ProbsFn | None, **options) -> Generator:
+        """The generator at this model's settings, with ``probs_fn`` (None: the QNN) and any
+        ``options`` of ``generator.generator`` in their place: how a control swaps one part."""
         shapes = architecture.param_shapes(self.layers, self.input_shape)
+        settings = {
+            "depth": self.depth,
+            "ansatz": self.ansatz,
+            "profile": self.profile,
+            "chunks": self.chunks,
+            "scale": self.scale,
+            "mesh": self.mesh,
+            "mapping_hidden": self.mapping_hidden,
+            "mapping_activation": self.mapping_activation,
+            "gamma": self.gamma,
+            "beta": self.beta,
+            "alpha": self.alpha,
+        }
         return generator(
             [jax.ShapeDtypeStruct(s, _float()) for s in shapes],
-            depth=self.depth,
-            ansatz=self.ansatz,
-            profile=self.profile,
-            chunks=self.chunks,
-            scale=self.scale,
-            mesh=self.mesh,
-            mapping_hidden=self.mapping_hidden,
-            mapping_activation=self.mapping_activation,
-            gamma=self.gamma,
-            beta=self.beta,
-            alpha=self.alpha,
+            **(settings | options),
             probs_fn=probs_fn,
         )
 
@@ -138,40 +142,6 @@ class QuantumTrain(Classical):
 
     def mapped(self, mapping: list, x: jax.Array) -> jax.Array:
         return self.generator.mapped(mapping, x)
-
-
-@dataclass(frozen=True)
-class RandomFeatureControl(QuantumTrain):
-    """The classical control: Quantum-Train with the QNN's probability vector replaced by
-    softmax(F theta), F a fixed (2^n, K) Gaussian matrix with entries N(0, 1/K) drawn from
-    ``feature_seed`` and theta the K = ``qnn.n_angles(n, L, ansatz)`` trainable numbers.
-
-    Everything else (normalisation, bits of i, mapping model, mean subtraction) is Quantum-Train's,
-    and the trainable count is exactly QT's at the same (ansatz, L), so the comparison asks only:
-    does a quantum state's distribution serve better than a classical one from as many parameters?
-    Random features rather than a low-rank product because they match K exactly for every L, and
-    softmax of N(0, 1)-scale logits is, like a random circuit's output, a spread-out distribution
-    with p_i ~ 2^-n (log-normal rather than Porter-Thomas).
-    """
-
-    feature_seed: int = 0
-
-    @cached_property
-    def generator(self) -> Generator:
-        n = self._generator(None).n_qubits
-        k = qnn.n_angles(n, self.depth, self.ansatz)
-        rng = np.random.default_rng(self.feature_seed)
-        features = rng.normal(0.0, 1.0 / math.sqrt(k), (2**n, k))
-        return self._generator(
-            lambda theta: jax.nn.softmax(jnp.asarray(features, theta.dtype) @ jnp.ravel(theta))
-        )
-
-    def init(self, key: jax.Array) -> dict:
-        """QT's mapping-model initialisation; theta ~ N(0, 1), so the logits are N(0, 1)."""
-        params = super().init(key)
-        k_theta, _ = jax.random.split(key)
-        shape = ansatze.get(self.ansatz).shape(self.n_qubits, self.depth)
-        return params | {"angles": jax.random.normal(k_theta, shape, _float())}
 
 
 # Defaults sized to the net: without a user's depth or mapping widths, the trainable count is kept

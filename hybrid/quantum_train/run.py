@@ -13,17 +13,13 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
+import hybrid.quantum_train.controls as controls
 import hybrid.quantum_train.qnn as qnn
 from hybrid import devices, training
 from hybrid.deploy import architecture, runs
 from hybrid.devices import Profile, resources
 from hybrid.devices import mesh as meshes
-from hybrid.quantum_train.model import (
-    Classical,
-    QuantumTrain,
-    RandomFeatureControl,
-    size_to_net,
-)
+from hybrid.quantum_train.model import Classical, QuantumTrain, size_to_net
 
 
 def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> list:
@@ -44,7 +40,7 @@ def default_layers(dataset_name: str, input_shape: tuple, n_classes: int) -> lis
     return architecture.mlp((16, 16), n_classes, "relu")
 
 
-MODELS = ("quantum-train", "control", "classical")
+MODELS = ("quantum-train", *controls.CONTROLS, "classical")
 
 
 def run(
@@ -62,6 +58,7 @@ def run(
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
     limit: int | None = None,
+    val_fraction: float | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -69,10 +66,15 @@ def run(
 ) -> dict:
     """Load data, train each of ``models`` on the target net ``layers``, export, report.
 
-    ``chunks`` and ``scale`` are the generator's (``hybrid.quantum_train.generator``).
-    ``models`` names what is trained: ``quantum-train``, its classical ``control``
-    (``RandomFeatureControl``: same trainable count, no QNN) and the ``classical`` net itself.
-    The first goes to ``out``; a classical net trained beside it goes to ``out/baseline``. Each is
+    ``models`` names what is trained: ``quantum-train``, any of its controls
+    (``controls.CONTROLS``: QT with one part replaced, at QT's trainable count) and the
+    ``classical`` net itself. ``depth`` and ``mapping_hidden`` left None are sized to the net
+    (``model.size_to_net``); ``chunks`` and ``scale`` are the generator's
+    (``hybrid.quantum_train.generator``). ``val_fraction`` of the training set (stratified, cut
+    by the config's seed; default ``data.default_val_fraction``: on where the test set is fixed)
+    is held out for validation, scored every epoch; the test set is scored once, at the end. The
+    first model goes to ``out``, a classical net trained beside it to ``out/baseline``, a control
+    to ``out/NAME``. Each is
     an ordinary run directory that ``hybrid.classifier.NumpyClassifier`` evaluates with NumPy
     alone. ``out`` must be new or empty unless ``resume`` (the same run only) or ``overwrite``;
     it is locked while this run writes. Everything that can be refused (the directory, the
@@ -90,7 +92,9 @@ def run(
     writer = meshes.is_writer()
     if writer:
         runs.check_out(out, resume=resume, overwrite=overwrite)
-    train, test, layers = _data_and_net(dataset, layers, source, limit, config.seed)
+    train, val, test, layers = _data_and_net(
+        dataset, layers, source, limit, config.seed, val_fraction
+    )
     sized = config.sized_to(len(train.y))
     if sized != config:
         print(
@@ -113,7 +117,8 @@ def run(
     if meshes.state_qubits(mesh) and device == "auto":
         device = "jax"
     jobs = [
-        _build(kind, layers, input_shape, settings, device, sizing.why, mesh) for kind in models
+        _build(kind, layers, input_shape, settings, device, config.seed, sizing.why, mesh)
+        for kind in models
     ]
     if set(models) != {"classical"}:  # said once nothing more can be refused
         if depth is None or mapping_hidden is None:
@@ -125,6 +130,7 @@ def run(
         "dataset": dataset,
         "source": train.source,
         "n_train": len(train.y),
+        "n_val": 0 if val is None else len(val.y),
         "n_test": len(test.y),
         "runs": {},
     }
@@ -147,19 +153,33 @@ def run(
                     ansatz=ansatz,
                 )
             histories[kind], report["runs"][kind] = _train_and_export(
-                model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh
+                model,
+                about,
+                run_dir,
+                (train, val, test),
+                layers,
+                dataset,
+                config,
+                resume,
+                progress,
+                mesh,
             )
         if len(histories) > 1 and writer:  # every model of the run on one plot, in the main run
             training.plot_history(histories, out / runs.CURVE)
     return report
 
 
-def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: int):
-    """The train and test sets, and the target net (``default_layers`` unless given), checked
-    to end in one output per class."""
+def _data_and_net(
+    dataset: str, layers, source: str, limit: int | None, seed: int, val_fraction: float | None
+):
+    """The train, validation (None when off) and test sets, and the target net
+    (``default_layers`` unless given), checked to end in one output per class."""
     from hybrid import data
 
+    if val_fraction is None:
+        val_fraction = data.default_val_fraction(dataset)
     train = data.load(dataset, "train", source=source, limit=limit, seed=seed)
+    train, val = data.split_validation(train, val_fraction, seed)
     test = data.load(dataset, "test", source=source, seed=seed)
     input_shape = tuple(train.x.shape[1:])
     layers = list(layers or default_layers(train.name, input_shape, len(train.class_names)))
@@ -169,7 +189,7 @@ def _data_and_net(dataset: str, layers, source: str, limit: int | None, seed: in
             f"the network ends in {out_units} outputs but {dataset} has "
             f"{len(train.class_names)} classes; make the last dense layer that wide"
         )
-    return train, test, layers
+    return train, val, test, layers
 
 
 @contextlib.contextmanager
@@ -179,19 +199,31 @@ def _no_claim(out, *, resume: bool, overwrite: bool):
 
 
 def _build(
-    kind: str, layers: list, input_shape: tuple, settings: dict, device, why: str, mesh=None
+    kind: str,
+    layers: list,
+    input_shape: tuple,
+    settings: dict,
+    device,
+    seed: int,
+    why: str = "",
+    mesh=None,
 ):
     """(kind, model, its description for model.json, with ``why`` its depth and mapping
-    widths were chosen); a QNN's device resolved here, once."""
+    widths were chosen); ``seed`` (the run's) draws a control's fixed random parts; a QNN's
+    device resolved here, once."""
     if kind == "classical":
         model = Classical(tuple(layers), input_shape)
         return kind, model, {"type": kind, **_counts(model)}
-    model = (RandomFeatureControl if kind == "control" else QuantumTrain)(
-        tuple(layers), input_shape, **settings
-    )
-    about = {"type": kind, "n_qubits": model.n_qubits, **settings, "sizing": why}
-    about["mapping_hidden"] = list(settings["mapping_hidden"])
     if kind == "quantum-train":
+        model = QuantumTrain(tuple(layers), input_shape, **settings)
+    else:
+        model = controls.build(kind, layers, input_shape, seed=seed, **settings)
+    about = {"type": kind, "n_qubits": model.n_qubits, **settings}
+    about |= {"sizing": why} if why else {}
+    about["mapping_hidden"] = list(settings["mapping_hidden"])
+    if kind != "quantum-train":
+        about |= controls.describe(model)
+    if kind in controls.QNN_MODELS:
         route = devices.resolve(device, model.n_qubits)
         model = replace(model, profile=route, mesh=mesh)
         about |= {"device": route.profile.name, "route": route.reason}
@@ -205,14 +237,19 @@ def _counts(model) -> dict:
 
 
 def _train_and_export(
-    model, about, run_dir, train, test, layers, dataset, config, resume, progress, mesh=None
+    model, about, run_dir, sets, layers, dataset, config, resume, progress, mesh=None
 ):
-    """Train one model through ``training.fit`` and write its run directory; its history and
-    its report row (the last epoch's metrics and the final loss and accuracy on both sets)."""
+    """Train one model through ``training.fit`` on ``sets`` = (train, val or None, test) and
+    write its run directory (process 0 only); its history and its report row (the last epoch's
+    metrics: loss and accuracy on the training and validation sets, and on the test set, scored
+    there once)."""
+    train, val, test = sets
     input_shape = list(train.x.shape[1:])
+    n_val = 0 if val is None else len(val.y)
     print(
-        f"hybrid: {about['type']} on {train.name} ({len(train.y)} train / {len(test.y)} test, "
-        f"{train.source}): M = {about['n_weights']} weights, {about['n_trainable']} trainable"
+        f"hybrid: {about['type']} on {train.name} ({len(train.y)} train / {n_val} val / "
+        f"{len(test.y)} test, {train.source}): M = {about['n_weights']} weights, "
+        f"{about['n_trainable']} trainable"
         + (f"; device {about['device']} ({about['route']})" if about.get("route") else ""),
         file=sys.stderr,
     )
@@ -221,6 +258,7 @@ def _train_and_export(
         (train.x, train.y),
         (test.x, test.y),
         config,
+        val=None if val is None else (val.x, val.y),
         run_dir=run_dir,
         resume=resume,
         progress=progress,
@@ -228,19 +266,13 @@ def _train_and_export(
             "model": {k: v for k, v in about.items() if k != "resources"},
             "architecture": {"layers": list(layers), "input_shape": input_shape},
             "dataset": str(dataset),
+            "n_val": n_val,
         },
         mesh=mesh,
     )
-    apply = training.evaluator(model, mesh)
-    final = {
-        f"{part}_{key}": value
-        for part, (x, y) in (("train", (train.x, train.y)), ("test", (test.x, test.y)))
-        for key, value in training.evaluate(apply, params, x, y, config.eval_batch_size).items()
-    }
-    writer = meshes.is_writer()
     weights = np.asarray(model.weights(params))
-    row = {"run_dir": str(run_dir), **about, **history[-1], **final, "epochs_run": len(history)}
-    if not writer:
+    row = {"run_dir": str(run_dir), **about, **history[-1], "epochs_run": len(history)}
+    if not meshes.is_writer():
         return history, row
     runs.save_network(
         run_dir,
@@ -255,9 +287,10 @@ def _train_and_export(
             "name": dataset,
             "source": train.source,
             "n_train": len(train.y),
+            "n_val": n_val,
             "n_test": len(test.y),
         },
-        metrics=history[-1] | final,
+        metrics=history[-1],
     )
     training.plot_history({about["type"]: history}, Path(run_dir) / runs.CURVE)
     return history, row
@@ -336,20 +369,24 @@ def load(
     run_dir = Path(run_dir)
     spec, _ = runs.load_run(run_dir)
     arch, about = spec["architecture"], spec["model"]
-    kind = RandomFeatureControl if about.get("type") == "control" else QuantumTrain
-    model = kind(
-        tuple(arch["layers"]),
-        tuple(arch["input_shape"]),
-        depth=int(about["depth"]),
-        profile=profile,
-        ansatz=about.get("ansatz", "ry-cnot"),
-        mapping_hidden=tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
-        chunks=int(about.get("chunks", 1)),
-        scale=about.get("scale"),
-    )
+    settings = {
+        "depth": int(about["depth"]),
+        "profile": profile,
+        "ansatz": about.get("ansatz", "ry-cnot"),
+        "mapping_hidden": tuple(mapping_hidden or about.get("mapping_hidden", (4, 20, 4))),
+        "chunks": int(about.get("chunks", 1)),
+        "scale": about.get("scale"),
+    }
+    shape = (tuple(arch["layers"]), tuple(arch["input_shape"]))
+    kind = {"control": "random-features"}.get(about.get("type"), about.get("type"))
+    if kind in controls.CONTROLS:
+        seed = about.get("feature_seed", about.get("input_seed", 0))
+        model = controls.build(kind, *shape, seed=int(seed), **settings)
+    else:
+        model = QuantumTrain(*shape, **settings)
     config = training.TrainConfig(**spec.get("training", {}))
     like = model.init(jax.random.key(config.seed))
-    state = (like, config.make_optimizer(1).init(like))
+    state = (like, training.optimizer_for(model, config, 1).init(like))
     (params, _), _ = training.load_checkpoint(run_dir / training.CHECKPOINT, state)
     return model, params
 
