@@ -131,7 +131,7 @@ def test_cli_offers_every_registered_ansatz():
     args = cli.parser().parse_args(
         ["train", "quantum-train", "--dataset", "fashion_mnist", "--ansatz", "u3-cu3", "--control"]
     )
-    assert (args.dataset, args.ansatz, args.control) == ("fashion_mnist", "u3-cu3", True)
+    assert (args.dataset, args.ansatz, args.control) == ("fashion_mnist", "u3-cu3", [])
 
 
 def test_parameter_shift_cost_counts_four_circuits_per_cry_angle():

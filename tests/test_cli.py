@@ -497,7 +497,9 @@ def test_control_names_and_val_fraction_reach_the_run(tmp_path, monkeypatch, cap
     assert seen["models"] == ("mps", "bits-only") and seen["val_fraction"] == 0.2
     assert cli.main([*argv, "--baseline"]) == 0
     assert seen["models"] == ("quantum-train", "classical") and seen["val_fraction"] is None
-    for bad in (["--control", "nonsense"], ["--control"], ["--val-fraction", "1"]):
+    assert cli.main([*argv, "--control"]) == 0  # bare, as before it took names
+    assert seen["models"] == ("random-features",)
+    for bad in (["--control", "nonsense"], ["--val-fraction", "1"]):
         with pytest.raises(SystemExit) as exit_:
             cli.main([*argv, *bad])
         assert exit_.value.code == 2

@@ -71,6 +71,7 @@ def _cpu_only(monkeypatch, lightning_gpu=False, jax_gpu=None):
         devices, "is_available", lambda d: lightning_gpu if d == "lightning.gpu" else real(d)
     )
     monkeypatch.setattr(devices, "jax_gpu", lambda: jax_gpu)
+    monkeypatch.setattr(devices, "jax_gpu_plugin", lambda: jax_gpu is not None)
 
 
 def test_auto_on_cpu_takes_the_route_measured_fastest_for_the_size(monkeypatch):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from hybrid import cli, devices, quantum_train, reports
+from hybrid.deploy import runs
 from hybrid.devices import resources
 from hybrid.ntk import qsvt
 from hybrid.quantum_train import qnn
@@ -205,15 +206,16 @@ def test_cli_report_holds_no_credentials(monkeypatch, tmp_path, capsys):
     secret = "tok-3f9a1c-not-a-real-token"
     monkeypatch.setenv("QISKIT_IBM_TOKEN", secret)
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "model.json").write_text(
-        json.dumps(
-            {
-                "model": {"type": "quantum-train", "n_qubits": 3, "depth": 2},
-                "training": {"batch_size": 8},
-                "dataset": {"name": "iris", "n_train": 120},
-            }
-        )
+    runs.save_network(  # a real export: resources reads runs through the checked loader
+        run,
+        [{"type": "dense", "units": 3}],
+        [4],
+        np.zeros(15),
+        preprocessing={"scale": 1.0, "mean": None, "std": None, "input_shape": [4]},
+        class_names=["a", "b", "c"],
+        model={"type": "quantum-train", "n_qubits": 3, "depth": 2},
+        training={"batch_size": 8},
+        dataset={"name": "iris", "n_train": 120},
     )
     args = cli.parser().parse_args(["resources", str(run), "--device", "qiskit.remote", "--write"])
     assert cli.handler(args)(args) == 0

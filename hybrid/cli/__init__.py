@@ -197,11 +197,11 @@ def _add_quantum_train(train) -> None:
     qt.add_argument("--classical", action="store_true", help="train only the classical net")
     qt.add_argument(
         "--control",
-        nargs="+",
+        nargs="*",
         choices=CONTROLS,
         metavar="NAME",
-        help=f"train these controls in place of Quantum-Train ({', '.join(CONTROLS)}; "
-        "docs/quantum_train.md)",
+        help=f"train these controls in place of Quantum-Train ({', '.join(CONTROLS)}; none "
+        f"named: {CONTROLS[0]}; docs/quantum_train.md)",
     )
     qt.add_argument(
         "--val-fraction",

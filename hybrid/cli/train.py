@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from hybrid.cli import CONTROLS
 from hybrid.training import TrainConfig
 
 
@@ -60,7 +61,8 @@ def quantum_train(args: argparse.Namespace) -> int:
     if args.classical:
         models = ("classical",)
     else:
-        models = tuple(args.control or ("quantum-train",))
+        controls = CONTROLS[:1] if args.control == [] else args.control  # a bare --control
+        models = tuple(controls or ("quantum-train",))
         models += ("classical",) if args.baseline else ()
     report = quantum_train.run(
         args.dataset,
