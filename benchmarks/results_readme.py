@@ -256,10 +256,19 @@ def bench_ripe(data: dict) -> list[str]:
 
 def bench_cli(data: dict) -> list[str]:
     results = data.get("results")
-    if not isinstance(results, dict):
+    if not (isinstance(results, dict) and all("wall_s" in r for r in results.values())):
         return []
     rows = [[name, r["wall_s"], r["cpu_s"], r["heavy_imports"]] for name, r in results.items()]
     return table(["command", "wall s (median)", "CPU s", "heavy imports"], rows)
+
+
+def defaults_check(data: dict) -> list[str]:
+    """Quantum-Train with every default against its classical baseline, per data set."""
+    results = data.get("results")
+    if not (isinstance(results, dict) and all("qt_mean" in r for r in results.values())):
+        return []
+    rows = [[name, r["qt_mean"], r["classical_mean"]] for name, r in results.items()]
+    return table(["data set", "QT test (mean of seeds)", "classical test"], rows)
 
 
 def bench_ntk(data: dict) -> list[str]:
@@ -416,6 +425,7 @@ RENDERERS: list[Callable[[dict], list[str]]] = [
     bench_steps,
     bench_ripe,
     bench_cli,
+    defaults_check,
     bench_ntk,
     accuracy_rows,
     circuit_run,
