@@ -78,7 +78,7 @@ def diverged(where: str, loss: float, config: TrainConfig, run_dir: Path | None)
     )
 
 
-MIN_STEPS = 500  # the fewest optimizer steps a run sized to its data (``sized_to``) takes
+MIN_STEPS = 1000  # the fewest optimizer steps a run sized to its data (``sized_to``) takes
 
 
 @dataclass(frozen=True)
