@@ -194,3 +194,18 @@ def test_fit_scores_validation_every_epoch_and_test_once_at_the_end(tmp_path, mo
             resume=True,
             progress=False,
         )
+
+
+def test_unset_epochs_and_batch_are_sized_to_the_data():
+    """A sixteenth of the data a batch (8 to 64), and enough epochs for MIN_STEPS steps."""
+    unset = training.TrainConfig(epochs=None, batch_size=None)
+    small = unset.sized_to(120)  # Iris: 120 // 16 = 7 -> 8; 15 steps an epoch -> 67 epochs
+    assert (small.batch_size, small.epochs) == (8, -(-training.MIN_STEPS // 15))
+    large = unset.sized_to(60000)  # MNIST keeps 10 epochs of 64
+    assert (large.batch_size, large.epochs) == (64, 10)
+    given = training.TrainConfig(epochs=3, batch_size=5)
+    assert given.sized_to(120) == given
+    with pytest.raises(ValueError, match="sized_to"):
+        training.fit(
+            None, (np.ones((4, 2)), np.zeros(4, int)), (np.ones((2, 2)), np.zeros(2)), unset
+        )
