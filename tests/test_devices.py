@@ -107,3 +107,21 @@ def test_jax_gpu_names_the_device_or_none():
 
     found = devices.jax_gpu()
     assert (found is None) == (jax.default_backend() == "cpu")
+
+
+def test_an_installed_gpu_plugin_without_its_gpu_is_not_available(monkeypatch):
+    """``hybrid devices`` reads package metadata, but installed is not usable for a device that
+    also needs hardware: its reason is the creation's failure, not None."""
+    from importlib import metadata
+
+    class EntryPoint:
+        name = "lightning.gpu"
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [EntryPoint()])
+    monkeypatch.setattr(devices, "creation_problem", lambda d: "RuntimeError: no CUDA device")
+    devices.unavailable_reason.cache_clear()
+    try:
+        assert devices.unavailable_reason("lightning.gpu") == "RuntimeError: no CUDA device"
+        assert not devices.is_available("lightning.gpu")
+    finally:
+        devices.unavailable_reason.cache_clear()

@@ -116,17 +116,23 @@ def profiles() -> dict[str, Profile]:
     return found
 
 
+# Installed is not usable for these: they also need hardware (a GPU and its CUDA libraries), so
+# their availability is a real creation of the device, never the package metadata alone.
+NEEDS_HARDWARE = ("lightning.gpu",)
+
+
 @functools.cache
 def unavailable_reason(device: str) -> str | None:
-    """None if a PennyLane plugin providing ``device`` is installed, else why not; read from
-    package metadata (entry points), so nothing is imported. ``creation_problem`` goes further."""
+    """None if a PennyLane plugin providing ``device`` is installed (and, for ``NEEDS_HARDWARE``,
+    the device can be created), else why not. Package metadata (entry points) answers for the
+    rest, so nothing is imported. ``creation_problem`` goes further for every device."""
     try:
         names = {ep.name for ep in metadata.entry_points(group="pennylane.plugins")}
     except Exception as err:  # a broken installation's metadata
         return f"{type(err).__name__}: {err}"
     if device not in names:
         return f"not installed: no PennyLane plugin provides {device!r} (see the description)"
-    return None
+    return creation_problem(device) if device in NEEDS_HARDWARE else None
 
 
 @functools.cache
