@@ -59,3 +59,11 @@ def _merged(disk: dict, table: dict) -> dict:
 
 def command() -> str:
     return " ".join(["python", *sys.argv])
+
+
+def append_row(path: str | Path, row: dict, **header) -> None:
+    """Add ``row``, with the command that made it, to the table at ``path`` (created with
+    ``header`` if new)."""
+    table = open_table(path, **header)
+    table["rows"].append({**row, "command": table["commands"][-1]})
+    save_table(path, table)

@@ -29,7 +29,7 @@ from hybrid import data, quantum_train, training
 from hybrid.deploy import architecture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import open_table, save_table  # noqa: E402
+from _table import append_row  # noqa: E402
 
 # The reference CNN's leaves in the order of its ``architecture`` stack: the flat vector fills
 # them in this order, so the same key gives the built-in path's weights, and the exported
@@ -191,9 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(row)
     if args.table:
-        table = open_table(args.table, note="Quantum-Train of Flax / Equinox models")
-        table["rows"].append({**row, "command": table["commands"][-1]})
-        save_table(args.table, table)
+        append_row(args.table, row, note="Quantum-Train of Flax / Equinox models")
     return row
 
 
