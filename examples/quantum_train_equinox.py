@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     cli.add_argument("--depth", type=int, default=8, help="QNN blocks L")
     cli.add_argument("--mapping-hidden", type=int, nargs="+", default=[8])
     cli.add_argument("--chunks", type=int, default=1)
-    cli.add_argument("--scale", choices=("fan_in",), default=None)
+    cli.add_argument("--scale", choices=("fan_in", "he"), default=None)
+    cli.add_argument("--mapping-activation", choices=("relu", "tanh", "gelu"), default=None)
     cli.add_argument("--epochs", type=int, default=100)
     cli.add_argument("--batch-size", type=int, default=16)
     cli.add_argument("--lr", type=float, default=1e-2)
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
         profile=args.device,
         chunks=args.chunks,
         scale=args.scale,
+        mapping_activation=args.mapping_activation,
         layout="first",  # Equinox's Linear holds (out, in)
         mapping_hidden=args.mapping_hidden,
     )

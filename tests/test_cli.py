@@ -504,3 +504,25 @@ def test_control_names_and_val_fraction_reach_the_run(tmp_path, monkeypatch, cap
             cli.main([*argv, *bad])
         assert exit_.value.code == 2
     capsys.readouterr()
+
+
+def test_generator_options_reach_the_run(tmp_path, monkeypatch, capsys):
+    from hybrid import quantum_train
+    from hybrid.deploy import architecture
+    from hybrid.quantum_train.generator import SCALES
+
+    assert (None, *cli.SCALES) == SCALES
+    assert cli.ACTIVATIONS == architecture.ACTIVATIONS
+    seen = {}
+    monkeypatch.setattr(quantum_train, "run", lambda *a, **k: seen.update(k) or {"runs": {}})
+    argv = ["train", "quantum-train", *TINY_QT, "--out", str(tmp_path / "r")]
+    assert cli.main(argv) == 0
+    assert (seen["chunks"], seen["scale"], seen["mapping_activation"]) == (1, None, None)
+    extra = ["--chunks", "4", "--scale", "he", "--mapping-activation", "relu"]
+    assert cli.main([*argv, *extra]) == 0
+    assert (seen["chunks"], seen["scale"], seen["mapping_activation"]) == (4, "he", "relu")
+    for bad in (["--chunks", "0"], ["--scale", "lecun"], ["--mapping-activation", "swish"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*argv, *bad])
+        assert exit_.value.code == 2
+    capsys.readouterr()

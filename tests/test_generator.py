@@ -16,7 +16,7 @@ from hybrid.cli import main as cli_main
 from hybrid.deploy import architecture, runs
 from hybrid.deploy.classifier import NumpyClassifier
 from hybrid.quantum_train import QuantumTrain, generator
-from hybrid.quantum_train.generator import fan_in_gains
+from hybrid.quantum_train.generator import fan_in_gains, he_standardised
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -144,7 +144,43 @@ def test_fan_in_scale_is_fixed_he_ratios_off_by_default():
     for a, b, g in zip(off.weights(params), on.weights(params), gains, strict=True):
         np.testing.assert_allclose(b, a * g, rtol=1e-12)
     with pytest.raises(ValueError, match="scale"):
-        generator(template, depth=1, scale="he")
+        generator(template, depth=1, scale="lecun")
+
+
+def test_he_scale_by_hand():
+    # rows (inputs) [1, 2] and [3, 5]: minus their means over the 2 units, [-.5, .5] and [-1, 1];
+    # their std is sqrt(0.625), He's is sqrt(2 / fan_in) = 1
+    w = he_standardised(jnp.asarray([1.0, 2.0, 3.0, 5.0]), (2, 2))
+    np.testing.assert_allclose(w, np.asarray([-0.5, 0.5, -1, 1]) / math.sqrt(0.625), rtol=1e-6)
+    # Equinox's (out, in): the same matrix transposed gives the same weights transposed
+    w_first = he_standardised(jnp.asarray([1.0, 3.0, 2.0, 5.0]), (2, 2), "first")
+    np.testing.assert_allclose(w_first, np.asarray(w).reshape(2, 2).T.ravel(), rtol=1e-6)
+    np.testing.assert_array_equal(he_standardised(jnp.arange(3.0), (3,)), jnp.arange(3.0))
+
+
+def test_he_scale_fixes_every_matrix_and_keeps_vectors():
+    shapes = [(3, 3, 1, 8), (8,), (200, 10), (10,)]
+    template = [np.zeros(s) for s in shapes]
+    off = generator(template, depth=2, profile=PROFILE)
+    on = generator(template, depth=2, profile=PROFILE, scale="he")
+    for seed in range(3):
+        params = off.init(jax.random.key(seed))
+        for shape, a, b in zip(shapes, off.weights(params), on.weights(params), strict=True):
+            if len(shape) == 1:
+                np.testing.assert_array_equal(a, b)
+                continue
+            q = np.asarray(b).reshape(-1, shape[-1])
+            np.testing.assert_allclose(q.sum(axis=1), 0, atol=1e-5)  # no part shared by units
+            fan = math.prod(shape[:-1])
+            assert np.std(q) == pytest.approx(math.sqrt(2 / fan), rel=1e-6)
+    # the scale is fixed: doubling the mapping model's output layer changes no matrix
+    doubled = {
+        **params,
+        "mapping": [*params["mapping"][:-2], *(2 * a for a in params["mapping"][-2:])],
+    }
+    for shape, a, b in zip(shapes, on.weights(params), on.weights(doubled), strict=True):
+        if len(shape) > 1:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_order_fills_leaves_in_the_order_given():

@@ -315,3 +315,24 @@ def test_default_sizing_keeps_trainable_below_m():
         assert f"M = {m}" in sizing.why
     assert size_to_net(6690).depth == 40  # the paper's depth where it fits
     assert "trainable >= M" in size_to_net(403, depth=60).warning
+
+
+def test_sizing_counts_a_chunks_qubits_and_bits():
+    from hybrid.deploy import architecture
+    from hybrid.quantum_train import QuantumTrain
+    from hybrid.quantum_train.model import size_to_net
+
+    layers = architecture.parse("conv:4:3,maxpool:2,flatten,dense:10")
+    m = architecture.param_count(layers, (12, 12, 1))  # 1,010 weights
+    for chunks in (1, 4):
+        sizing = size_to_net(m, chunks=chunks)
+        model = QuantumTrain(
+            tuple(layers),
+            (12, 12, 1),
+            depth=sizing.depth,
+            mapping_hidden=sizing.mapping_hidden,
+            chunks=chunks,
+            profile="default.qubit",
+        )
+        assert sizing.n_trainable == model.n_trainable()  # the formula, against init's leaves
+    assert size_to_net(m, chunks=4).n_trainable != size_to_net(m).n_trainable

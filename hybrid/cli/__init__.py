@@ -137,6 +137,10 @@ ANSATZE = ("ry-cnot", "u3-cu3")
 # hybrid.quantum_train.controls.CONTROLS, spelled here so that the parser imports argparse only
 # (tests/test_controls.py checks that the two agree)
 CONTROLS = ("random-features", "random-input", "bits-only", "mps", "frozen-qnn")
+# hybrid.quantum_train.generator.SCALES and hybrid.deploy.architecture.ACTIVATIONS, likewise
+# (tests/test_generator.py)
+SCALES = ("fan_in", "he")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "erf", "gelu")
 
 
 def _add_training_options(
@@ -188,6 +192,23 @@ def _add_quantum_train(train) -> None:
         type=_positive,
         nargs="+",
         help="hidden widths of the mapping model (default: (4, 20, 4), narrower for small nets)",
+    )
+    qt.add_argument(
+        "--chunks",
+        type=_positive,
+        default=1,
+        help="generate the weights in up to CHUNKS chunks of 2^n from one QNN of n qubits",
+    )
+    qt.add_argument(
+        "--scale",
+        choices=SCALES,
+        help="per-matrix weight scale: he standardises each to He's sqrt(2/fan_in) (deep or "
+        "large nets); default off, the reference's",
+    )
+    qt.add_argument(
+        "--mapping-activation",
+        choices=ACTIVATIONS,
+        help="activation between the mapping model's layers (default none, the reference's)",
     )
     qt.add_argument("--baseline", action="store_true", help="also train the classical net")
     qt.add_argument("--classical", action="store_true", help="train only the classical net")

@@ -32,7 +32,7 @@ from hybrid.devices import Profile
 # GPU).
 MAPPING_ROWS = 2**14
 MAPPING_CHUNKS = 64
-SCALES = (None, "fan_in")
+SCALES = (None, "fan_in", "he")
 # Which axis of a weight matrix is the output: the last (Flax, Haiku, hybrid.architecture:
 # kernels (..., in, out)) or the first (Equinox, PyTorch: (out, in, ...)).
 LAYOUTS = ("last", "first")
@@ -96,6 +96,30 @@ def fan_in_gains(shapes: Sequence[Sequence[int]], layout: str = "last") -> np.nd
         return np.ones(len(shapes))
     mean_square = sum(n * h for n, h in zip(sizes, he, strict=True)) / in_matrices
     return np.asarray([math.sqrt(h / mean_square) if h else 1.0 for h in he])
+
+
+def he_standardised(w: jax.Array, shape: Sequence[int], layout: str = "last") -> jax.Array:
+    """A weight matrix's generated values with each input's mean over the output units removed,
+    then scaled to He's standard deviation sqrt(2 / fan_in) (He et al., arXiv:1502.01852);
+    vectors unchanged. Fixed, not trained: a weight standardisation (Qiao et al.,
+    arXiv:1903.10520) for generated weights.
+
+    The mapping model's term in the index bits gives a matrix a part shared by every output unit
+    (rows f(i)), and a layer's inputs are not centred (post-ReLU, post-pool): then every unit gets
+    the same shift sum_i h_i f(i), and the optimiser's first steps can push it far below zero and
+    switch a whole ReLU layer off for good (measured: all 64 units of a dense layer dead, loss at
+    ln 10, gradients near zero). Removing that shared part makes every input's weights sum to zero
+    over the units; standardising fixes each layer's scale, which one shared generator scale
+    would otherwise let shrink in every layer at once.
+    """
+    fan = fan_in(shape, layout)
+    if not fan:
+        return w
+    units = shape[-1] if layout == "last" else shape[0]
+    q = w.reshape(-1, units) if layout == "last" else w.reshape(units, -1).T
+    q = q - jnp.mean(q, axis=1, keepdims=True)
+    q = jax.nn.standardize(q, axis=None, epsilon=1e-12) * math.sqrt(2.0 / fan)
+    return (q if layout == "last" else q.T).reshape(-1)
 
 
 def _float():
@@ -220,11 +244,16 @@ class Generator:
     def finish(self, w: jax.Array) -> jax.Array:
         """The mapping model's M outputs centred, and scaled per leaf when ``scale`` is on."""
         w = w - jnp.mean(w)
-        if self.gains is None:
+        if self.scale is None:
             return w
         offsets = np.cumsum((0, *self.sizes))
-        parts = zip(offsets[:-1], offsets[1:], self.gains, strict=True)
-        return jnp.concatenate([w[start:stop] * gain for start, stop, gain in parts])
+        if self.scale == "fan_in":
+            parts = zip(offsets[:-1], offsets[1:], self.gains, strict=True)
+            return jnp.concatenate([w[start:stop] * gain for start, stop, gain in parts])
+        parts = zip(offsets[:-1], offsets[1:], self.shapes, strict=True)
+        return jnp.concatenate(
+            [he_standardised(w[start:stop], s, self.layout) for start, stop, s in parts]
+        )
 
     def unflatten(self, flat) -> Any:
         """A flat vector of M weights as the template's pytree, each leaf in its dtype."""
@@ -304,11 +333,12 @@ def generator(
     arrays. ``depth`` is the QNN's L; ``chunks`` > 1 generates the M weights in chunks of 2^n
     from one QNN of n = ⌈log2(M / chunks)⌉ qubits, for M far above what the qubits at hand give.
 
-    ``scale="fan_in"`` multiplies each weight matrix by a fixed gain proportional to He's
-    sqrt(2 / fan_in) (``fan_in_gains``; ``layout`` says which axis is the output). Leave it off to
-    reproduce the reference; turn it on for deeper nets, whose layers of very different fan-in
-    otherwise all get about the same weight scale, so the signal shrinks layer after layer and the
-    loss can stay at ln(classes) from the start.
+    ``scale`` sets each weight matrix's scale by its fan-in (``layout`` says which axis is the
+    output). ``"he"`` standardises each matrix to He's sqrt(2 / fan_in) (``he_standardised``):
+    turn it on for nets deeper or larger than the reference's, whose layers otherwise all get
+    about the same weight scale and share one scale the optimiser can collapse, so the loss
+    can sit at ln(classes). ``"fan_in"`` (kept for its runs) only multiplies each matrix by a
+    fixed gain in He's ratios (``fan_in_gains``). Leave it off to reproduce the reference.
 
     ``order`` lists the leaves' names (``leaf_name``: ``conv1.kernel``) in the order the flat
     vector fills them, if not the tree's (which sorts dict keys, so a bias before its kernel):

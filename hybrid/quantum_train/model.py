@@ -163,8 +163,8 @@ class Sizing:
     warning: str | None = None
 
 
-def _mapping_count(n_qubits: int, hidden: tuple[int, ...]) -> int:
-    widths = (n_qubits + 1, *hidden, 1)
+def _mapping_count(n_bits: int, hidden: tuple[int, ...]) -> int:
+    widths = (n_bits + 1, *hidden, 1)
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
 
 
@@ -173,25 +173,28 @@ def size_to_net(
     ansatz: str = "ry-cnot",
     depth: int | None = None,
     mapping_hidden: tuple[int, ...] | None = None,
+    chunks: int = 1,
 ) -> Sizing:
     """Pick what the user left unset so that trainable <= TRAINABLE_FRACTION * M.
 
     The mapping model takes at most half the budget (the paper's (4, 20, 4) where it fits, else
     one hidden layer as wide as fits), the QNN's angles the rest (the paper's 40 blocks at most).
     A user's choice is kept; one that makes trainable >= M gets a warning, since the run then
-    trains more numbers than the net it generates.
+    trains more numbers than the net it generates. With ``chunks`` the QNN has a chunk's qubits
+    and the mapping model also reads the chunk's bits (``generator.Generator``).
     """
-    n = max(1, math.ceil(math.log2(n_weights)))
+    n = max(1, math.ceil(math.log2(-(-n_weights // chunks))))
+    bits = n + (-(-n_weights // 2**n) - 1).bit_length()
     per_block = qnn.n_angles(n, 1, ansatz)
     budget = int(TRAINABLE_FRACTION * n_weights)
     chosen = []
     if mapping_hidden is None:
-        if _mapping_count(n, PAPER_MAPPING) <= budget // 2:
+        if _mapping_count(bits, PAPER_MAPPING) <= budget // 2:
             mapping_hidden = PAPER_MAPPING
         else:
-            mapping_hidden = (max(1, (budget // 2 - 1) // (n + 3)),)
+            mapping_hidden = (max(1, (budget // 2 - 1) // (bits + 3)),)
         chosen.append(f"mapping widths {list(mapping_hidden)}")
-    mapping = _mapping_count(n, tuple(mapping_hidden))
+    mapping = _mapping_count(bits, tuple(mapping_hidden))
     if depth is None:
         depth = max(1, min(PAPER_DEPTH, (budget - mapping) // per_block))
         chosen.append(f"QNN depth {depth}")

@@ -54,6 +54,7 @@ def run(
     mapping_hidden: tuple[int, ...] | None = None,
     chunks: int = 1,
     scale: str | None = None,
+    mapping_activation: str | None = None,
     device: Profile | devices.Route | str = "auto",
     config: training.TrainConfig = training.TrainConfig(),
     source: str = "auto",
@@ -69,7 +70,7 @@ def run(
     ``models`` names what is trained: ``quantum-train``, any of its controls
     (``controls.CONTROLS``: QT with one part replaced, at QT's trainable count) and the
     ``classical`` net itself. ``depth`` and ``mapping_hidden`` left None are sized to the net
-    (``model.size_to_net``); ``chunks`` and ``scale`` are the generator's
+    (``model.size_to_net``); ``chunks``, ``scale`` and ``mapping_activation`` are the generator's
     (``hybrid.quantum_train.generator``). ``val_fraction`` of the training set (stratified, cut
     by the config's seed; default ``data.default_val_fraction``: on where the test set is fixed)
     is held out for validation, scored every epoch; the test set is scored once, at the end. The
@@ -109,11 +110,13 @@ def run(
         ansatz,
         depth,
         tuple(mapping_hidden) if mapping_hidden is not None else None,
+        chunks,
     )
     settings = {"depth": sizing.depth, "ansatz": ansatz, "mapping_hidden": sizing.mapping_hidden}
     # recorded only when set, so that runs from before these options resume as they were
     settings |= {"chunks": chunks} if chunks != 1 else {}
     settings |= {"scale": scale} if scale is not None else {}
+    settings |= {"mapping_activation": mapping_activation} if mapping_activation else {}
     if meshes.state_qubits(mesh) and device == "auto":
         device = "jax"
     jobs = [
