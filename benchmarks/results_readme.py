@@ -254,6 +254,16 @@ def bench_ripe(data: dict) -> list[str]:
     return table(*columns(rows, keys))
 
 
+def any_model(data: dict) -> list[str]:
+    """Quantum-Train of any model: one row per run (any_model.json)."""
+    rows = data.get("rows")
+    if not (isinstance(rows, list) and rows and all("framework" in r for r in rows)):
+        return []
+    keys = ["framework", "n_weights", "n_qubits", "chunks", "n_trainable", "depth", "scale"]
+    keys += ["mapping_activation", "seed", "epochs", "n_train", "val_accuracy", "test_accuracy"]
+    return table(*columns(rows, [*keys, "seconds_per_epoch"]))
+
+
 def bench_cli(data: dict) -> list[str]:
     results = data.get("results")
     if not (isinstance(results, dict) and all("wall_s" in r for r in results.values())):
@@ -422,6 +432,7 @@ def device_runs(data: dict) -> list[str]:
 
 
 RENDERERS: list[Callable[[dict], list[str]]] = [
+    any_model,
     bench_steps,
     bench_ripe,
     bench_cli,

@@ -119,13 +119,16 @@ def test_the_two_doors_agree_on_the_reference_cnn():
 
 def test_chunks_share_one_qnn_and_tell_chunks_apart_by_bits():
     template = {"w": np.zeros((30, 10))}  # M = 300
-    gen = generator(template, depth=1, profile=PROFILE, chunks=4)
+    with pytest.raises(ValueError, match="3 chunks need a mapping_activation"):
+        generator(template, depth=1, profile=PROFILE, chunks=4)
+    gen = generator(template, depth=1, profile=PROFILE, chunks=4, mapping_activation="relu")
     assert gen.n_qubits == math.ceil(math.log2(300 / 4)) == 7
     assert gen.n_chunks == 3 and gen.n_bits == 9  # 7 qubits + 2 bits for 3 chunks
     params = gen.init(jax.random.key(0))
     assert params["angles"].shape == (1, 7) and params["mapping"][0].shape == (10, 4)
     w = np.ravel(gen.weights(params)["w"])
-    assert not np.allclose(w[:128], w[128:256])  # the chunk bits make the chunks differ
+    # the chunk bits make the chunks differ, and by more than a constant
+    assert np.std(w[:128] - w[128:256]) > 1e-3 * np.std(w)
     assert gen.n_trainable < generator(template, depth=1).n_trainable
 
 
@@ -272,6 +275,7 @@ def test_flax_example_trains_and_exports(tmp_path, fashion_mnist, model):
     example = _example("quantum_train_flax")
     out = tmp_path / model
     argv = ["--model", model, "--width", "2", "--depth", "1", "--chunks", "2", "--limit", "256"]
+    argv += ["--mapping-activation", "relu"]
     argv += ["--test-limit", "64", "--validation", "64", "--out", str(out), "--device", "jax"]
     row = example.main(argv)
     spec, _ = runs.load_run(out)

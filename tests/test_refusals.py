@@ -332,6 +332,7 @@ def test_sizing_counts_a_chunks_qubits_and_bits():
             depth=sizing.depth,
             mapping_hidden=sizing.mapping_hidden,
             chunks=chunks,
+            mapping_activation="relu",
             profile="default.qubit",
         )
         assert sizing.n_trainable == model.n_trainable()  # the formula, against init's leaves

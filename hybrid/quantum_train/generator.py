@@ -172,6 +172,11 @@ class Generator:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if not self.shapes or self.n_weights < 1:
             raise ValueError("the template holds no weights")
+        if self.n_chunks > 1 and not self.mapping_activation:
+            raise ValueError(
+                f"{self.n_chunks} chunks need a mapping_activation: a linear mapping model makes "
+                "every chunk the first chunk's weights plus a constant"
+            )
 
     @cached_property
     def sizes(self) -> tuple[int, ...]:
