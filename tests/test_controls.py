@@ -121,6 +121,25 @@ def test_mps_born_probabilities_follow_the_bit_order_and_train():
     assert float(sum(jnp.linalg.norm(g) for g in grads["sites"])) > 0
 
 
+def test_mps_starts_with_a_random_circuits_spread():
+    """p_i 2^n of the initial MPS has std 1 (Porter-Thomas's), as the QNN's initial state, and
+    no peak a random circuit would not give; the same key gives the same start."""
+    ctrl = controls.build("mps", *CNN, depth=40)  # 13 sites
+    for seed in range(3):
+        sites = ctrl.init(jax.random.key(seed))["sites"]
+        p = np.asarray(ctrl.born(sites)) * 2**ctrl.n_qubits
+        assert np.std(p) == pytest.approx(1.0, rel=1e-3)
+        assert p.max() < 30  # Porter-Thomas over 2^13 outcomes: about ln(2^13) = 9
+    again = ctrl.init(jax.random.key(2))["sites"]
+    for a, b in zip(sites, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the bisection's target: half the spread needs less noise
+    noise = [jax.random.normal(jax.random.key(7), s) for s in ctrl.site_shapes]
+    assert ctrl.noise_scale(noise, spread=0.5) < ctrl.noise_scale(noise, spread=1.0)
+    with pytest.raises(ValueError, match="no noise size"):  # all-equal noise keeps p uniform
+        ctrl.noise_scale([jnp.ones(s) for s in ctrl.site_shapes])
+
+
 def test_frozen_qnn_leaves_the_angles_bit_identical_after_a_fit():
     """Even under AdamW, whose weight decay moves a parameter whose gradient is zero."""
     rng = np.random.default_rng(0)
