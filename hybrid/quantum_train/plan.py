@@ -34,14 +34,25 @@ LOOP = re.compile(r" while\(.*body=%?([\w.\-]+).*?\"known_trip_count\":\{\"n\":\
 ITEM_BYTES = {"c64": 8, "c128": 16, "f32": 4, "f64": 8, "s32": 4, "u32": 4}
 
 
+def _sharded_gates(n_qubits: int, sharded: int, ansatz: str) -> list:
+    """One block's gates as the exchange route runs them on a shard (``qnn._local``)."""
+    axes, _, masks, controls = qnn._block_structure(ansatze.get(ansatz), n_qubits)
+    return [
+        qnn._local(*gate, sharded, n_qubits) for gate in zip(axes, masks, controls, strict=True)
+    ]
+
+
 def exchanging_gates(n_qubits: int, sharded: int, ansatz: str = "ry-cnot") -> int:
     """Gates of one block that mix the values of a sharded (top) qubit: their matrix is not
     diagonal in it (a sharded control needs no exchange)."""
-    axes, _, masks = qnn._block_structure(ansatze.get(ansatz), n_qubits)
-    return sum(
-        any(wire < sharded and qnn._mixes(mask, pos) for pos, wire in enumerate(wires))
-        for wires, mask in zip(axes, masks, strict=True)
-    )
+    return sum(bool(g.swaps) for g in _sharded_gates(n_qubits, sharded, ansatz))
+
+
+def exchanged_shards(n_qubits: int, sharded: int, ansatz: str = "ry-cnot") -> float:
+    """Shards one device sends per block and pass: a swap in and out is half a shard each way,
+    a quarter each under a local control (``qnn._swap`` exchanges only where it is 1)."""
+    gates = _sharded_gates(n_qubits, sharded, ansatz)
+    return sum(len(g.swaps) * (0.5 if g.control is not None else 1.0) for g in gates)
 
 
 def formula(
@@ -54,20 +65,21 @@ def formula(
 ) -> dict:
     """Per-device memory and bytes sent per step for the state over ``devices`` (a power of 2).
 
-    The exchange route swaps a sharded qubit in and out around each gate that mixes it: half a
-    shard each way, a shard per gate and pass, twice the ideal of half a shard. The passes are
-    forward, backward on psi and lambda, and in the ``lean`` form the recomputed forward."""
+    The exchange route swaps a sharded qubit in and out around each gate that mixes it
+    (``exchanged_shards``); the ideal is half a shard per such gate. The passes are forward,
+    backward on psi and lambda, and in the ``lean`` form the recomputed forward."""
     state = 2**n_qubits * BYTES[precision]
     sharded = int(math.log2(devices))
     gates = exchanging_gates(n_qubits, sharded, ansatz) if sharded else 0
+    shards = exchanged_shards(n_qubits, sharded, ansatz) if sharded else 0
     shard = state / devices
-    passes = PASSES if lean else PASSES - 1
+    passes = (PASSES if lean else PASSES - 1) * depth
     return {
         "state_GiB": state / 2**30,
         "per_device_GiB": LEAN_STATES * shard / 2**30,
         "exchanging_gates_per_block": gates,
-        "sent_per_device_per_step_GiB": passes * gates * depth * shard / 2**30,
-        "ideal_sent_per_device_per_step_GiB": passes * gates * depth * shard / 2 / 2**30,
+        "sent_per_device_per_step_GiB": passes * shards * shard / 2**30,
+        "ideal_sent_per_device_per_step_GiB": passes * gates * shard / 2 / 2**30,
     }
 
 

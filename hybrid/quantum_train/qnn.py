@@ -178,9 +178,10 @@ def _gates(ops: list) -> list:
     return flat
 
 
-def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list]:
-    """Per gate of one block: its wires, whether it has angles, and which matrix entries can be
-    non-zero (probed at two random angle sets; a controlled gate then costs its non-zero terms)."""
+def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list, list]:
+    """Per gate of one block: its wires, whether it has angles, which matrix entries can be
+    non-zero (probed at two random angle sets; a controlled gate then costs its non-zero terms),
+    and the positions of its wires that control it (the identity where they are 0)."""
     wires = list(range(n_qubits))
     rng = np.random.default_rng(0)
     probes = [
@@ -190,7 +191,24 @@ def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list]:
     axes = [tuple(int(w) for w in op.wires) for op in probes[0]]
     trainable = [op.num_params > 0 for op in probes[0]]
     masks = [np.abs(a.matrix()) + np.abs(b.matrix()) > 0 for a, b in zip(*probes, strict=True)]
-    return axes, trainable, masks
+    controls = [
+        tuple(p for p in range(len(ax)) if all(_controls(op.matrix(), p) for op in pair))
+        for ax, pair in zip(axes, zip(*probes, strict=True), strict=True)
+    ]
+    return axes, trainable, masks, controls
+
+
+def _controls(matrix: np.ndarray, position: int) -> bool:
+    """Whether ``matrix`` is the identity where its ``position``-th wire is 0 (and keeps that
+    wire's value): then only the part of the state where it is 1 changes."""
+    bit = 1 << (matrix.shape[0].bit_length() - 2 - position)
+    zero = np.array([i for i in range(len(matrix)) if not i & bit])
+    one = np.array([i for i in range(len(matrix)) if i & bit])
+    return (
+        np.allclose(matrix[np.ix_(zero, zero)], np.eye(len(zero)))
+        and np.allclose(matrix[np.ix_(zero, one)], 0)
+        and np.allclose(matrix[np.ix_(one, zero)], 0)
+    )
 
 
 def _slices(state: jax.Array, axes: tuple[int, ...]) -> list[jax.Array]:
@@ -324,15 +342,22 @@ class _Local:
 
     A global wire the gate mixes is swapped with the local axis in ``swaps`` around it; one it
     is diagonal in is ``fixed``: the device's own bit of it picks ``blocks[c]``, the matrix rows
-    (and columns) that act on its shard. ``axes`` are the local axes of the other wires."""
+    (and columns) that act on its shard. ``axes`` are the local axes of the other wires. With a
+    local ``control`` axis the swaps exchange only its half where it is 1, the half the gate
+    changes; elsewhere the swapped wires stay put, so ``live`` marks the entries of Y that the
+    swapped layout gives (the rest multiply the constant identity: no gradient)."""
 
     swaps: tuple[tuple[int, int], ...]
     fixed: tuple[int, ...]
     blocks: tuple[np.ndarray, ...]
     axes: tuple[int, ...]
+    control: int | None
+    live: np.ndarray
 
 
-def _local(wires: tuple[int, ...], mask: np.ndarray, k: int, n_qubits: int) -> _Local:
+def _local(
+    wires: tuple[int, ...], mask: np.ndarray, controls: tuple[int, ...], k: int, n_qubits: int
+) -> _Local:
     """The gate on ``wires`` as a local gate with exchanges (``_Local``); k = 0: unchanged. A
     swapped wire takes the first local axis the gate leaves free: its halves are contiguous."""
     spare = iter(a for a in range(n_qubits - k) if a + k not in wires)
@@ -353,7 +378,17 @@ def _local(wires: tuple[int, ...], mask: np.ndarray, k: int, n_qubits: int) -> _
         np.array([i for i in range(2**m) if bits[i] == list(v)])
         for v in itertools.product((0, 1), repeat=len(fixed))
     )
-    return _Local(tuple(swaps), tuple(wires[p] for p in fixed), blocks, tuple(axes))
+    local_controls = [p for p in controls if wires[p] >= k]
+    control = local_controls[0] if swaps and local_controls else None
+    on = np.array([control is None or (i >> (m - 1 - control)) & 1 for i in range(2**m)], bool)
+    return _Local(
+        tuple(swaps),
+        tuple(wires[p] for p in fixed),
+        blocks,
+        tuple(axes),
+        None if control is None else wires[control] - k,
+        np.outer(on, on),
+    )
 
 
 def _block_of(gate: _Local, k: int) -> jax.Array | int:
@@ -386,23 +421,26 @@ def _embed(y, gate: _Local, c, size: int):
     return jnp.stack(full)[c]
 
 
-def _swap(state: jax.Array, wire: int, axis: int, k: int) -> jax.Array:
+def _swap(state: jax.Array, wire: int, axis: int, k: int, control: int | None) -> jax.Array:
     """Exchange the global ``wire`` with the local ``axis`` in place (its own inverse).
 
     The device whose bit of ``wire`` is b keeps its slice axis = b and overwrites its slice
     axis = 1 - b with the partner's slice axis = b (the partner's own 1 - b, which it sends):
     afterwards the device's bit is the value of the old local wire and the local axis is the
     wire's value. Half a shard goes each way, in 2^EXCHANGE_SPLIT pieces (a ``fori_loop`` over
-    the next local axes), so that the buffers in flight are a piece, not half a shard."""
+    the next local axes), so that the buffers in flight are a piece, not half a shard; with a
+    ``control`` axis, only its half where it is 1."""
     flip = 1 << (k - 1 - wire)
     b = (lax.axis_index(meshes.STATE) >> (k - 1 - wire)) & 1
-    loop = [a for a in range(state.ndim) if a != axis][:EXCHANGE_SPLIT]
-    sizes = tuple(1 if a in loop or a == axis else 2 for a in range(state.ndim))
+    loop = [a for a in range(state.ndim) if a not in (axis, control)][:EXCHANGE_SPLIT]
+    sizes = tuple(1 if a in (*loop, axis, control) else 2 for a in range(state.ndim))
     pairs = [(i, i ^ flip) for i in range(2**k)]
 
     def piece(i, state):
         starts = [jnp.zeros((), jnp.int32)] * state.ndim
         starts[axis] = (1 - b).astype(jnp.int32)
+        if control is not None:
+            starts[control] = jnp.ones((), jnp.int32)
         for j, a in enumerate(loop):
             starts[a] = ((i >> (len(loop) - 1 - j)) & 1).astype(jnp.int32)
         got = lax.ppermute(lax.dynamic_slice(state, starts, sizes), meshes.STATE, pairs)
@@ -413,7 +451,7 @@ def _swap(state: jax.Array, wire: int, axis: int, k: int) -> jax.Array:
 
 def _swapped(states: list, gate: _Local, k: int) -> list:
     for wire, axis in gate.swaps:
-        states = [_swap(s, wire, axis, k) for s in states]
+        states = [_swap(s, wire, axis, k, gate.control) for s in states]
     return states
 
 
@@ -447,11 +485,11 @@ def _reversible(
     partitioner inserts the exchanges (more memory and bytes: docs/distributed.md).
     """
     wires = list(range(n_qubits))
-    axes, trainable, masks = _block_structure(ansatz, n_qubits)
+    axes, trainable, masks, controls = _block_structure(ansatz, n_qubits)
     sharded = meshes.state_qubits(mesh)
     k = sharded if exchange else 0
     pin = meshes.state_constraint(None if k else mesh, n_qubits)
-    local = [_local(ax, mask, k, n_qubits) for ax, mask in zip(axes, masks, strict=True)]
+    local = [_local(*gate, k, n_qubits) for gate in zip(axes, masks, controls, strict=True)]
     shape = (2,) * (n_qubits - k)
 
     def matrices(block_angles, dtype):
@@ -508,7 +546,7 @@ def _reversible(
                     gate.axes,
                     psi,
                     lam,
-                    None if overlap is None else _sub_mask(overlap, gate),
+                    None if overlap is None else _sub_mask(overlap & gate.live, gate),
                     chunk_qubits,
                     pin,
                     sharded - k,
