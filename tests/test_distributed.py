@@ -96,7 +96,8 @@ def test_sharded_state_equals_one_device(ansatz, n, states, chunk, exchange):
     explicit exchange (``exchange``) or XLA's partitioner, whole-state passes and the lean
     in-place chunks alike. A compile of u3-cu3's block takes six times ry-cnot's, and XLA's SPMD
     partitioning about as long again, so the larger cases are marked slow."""
-    gaps = child(QNN.format(n=n, ansatz=ansatz, states=states, chunk=chunk, exchange=exchange))
+    code = QNN.format(n=n, ansatz=ansatz, states=states, chunk=chunk, exchange=exchange)
+    gaps = child(code, timeout=900)  # u3-cu3 at 12 qubits: four long compiles
     assert set(gaps) == {str(s) for s in states}
     for state, (p_gap, g_gap) in gaps.items():
         assert p_gap < 1e-10 and g_gap < 1e-10, (state, p_gap, g_gap)
