@@ -42,14 +42,26 @@ def child(code: str, devices: int = 8, timeout: int = 240, env: dict | None = No
 
 
 QNN = """
+import pennylane as qml
 from hybrid.quantum_train import ansatz, qnn
+
+def mixed(a, wires):
+    # gates the registered ansaetze lack: one mixing two sharded qubits, a sharded target under
+    # a local control, a diagonal gate on sharded qubits only
+    for q, wire in enumerate(wires):
+        qml.RX(a[q], wires=wire)
+    qml.IsingXX(a[len(wires)], wires=wires[:2])
+    qml.CRX(a[len(wires) + 1], wires=[wires[-1], wires[0]])
+    qml.CNOT(wires=[wires[1], wires[-1]])
+    qml.CZ(wires=[wires[0], wires[2]])
+
 n, depth, name = {n}, 2, "{ansatz}"
-spec = ansatz.get(name)
+spec = ansatz.ANSATZE.get(name) or ansatz.Ansatz(name, mixed, lambda n: n + 2)
 angles = jax.random.uniform(jax.random.key(0), spec.shape(n, depth), float, 0, 2 * np.pi)
 g = jax.random.normal(jax.random.key(1), (2**n,))
 
 def value_and_grad(mesh, chunk=None):
-    p, pull = jax.vjp(qnn._reversible(n, spec, chunk, mesh), angles)
+    p, pull = jax.vjp(qnn._reversible(n, spec, chunk, mesh, {exchange}), angles)
     return np.asarray(p), np.asarray(pull(g)[0])
 
 p1, g1 = value_and_grad(None)
@@ -65,22 +77,27 @@ SLOW = pytest.mark.slow
 
 
 @pytest.mark.parametrize(
-    "ansatz, n, states, chunk",
+    "ansatz, n, states, chunk, exchange",
     [
-        ("ry-cnot", 12, (8,), None),
-        ("ry-cnot", 10, (4,), 6),
-        ("u3-cu3", 6, (2,), None),
-        pytest.param("ry-cnot", 12, (2, 4, 8), None, marks=SLOW),
-        pytest.param("ry-cnot", 14, (8,), 10, marks=SLOW),
-        pytest.param("u3-cu3", 12, (2, 4, 8), None, marks=SLOW),
+        ("ry-cnot", 12, (2, 4, 8), None, True),
+        ("ry-cnot", 10, (4,), 6, True),
+        ("u3-cu3", 6, (2, 8), None, True),
+        ("mixed", 6, (4, 8), 3, True),
+        ("ry-cnot", 10, (8,), None, False),
+        pytest.param("ry-cnot", 14, (2, 8), 10, True, marks=SLOW),
+        pytest.param("u3-cu3", 12, (2, 4, 8), None, True, marks=SLOW),
+        pytest.param("ry-cnot", 12, (2, 4, 8), None, False, marks=SLOW),
+        pytest.param("ry-cnot", 14, (8,), 10, False, marks=SLOW),
+        pytest.param("u3-cu3", 12, (2, 4, 8), None, False, marks=SLOW),
     ],
 )
-def test_sharded_state_equals_one_device(ansatz, n, states, chunk):
-    """Probabilities and their gradient (one VJP) with the state over 2, 4, 8 devices,
-    whole-state passes and the lean in-place chunks alike. XLA's SPMD compilation of a sharded
-    route takes about as long as the unsharded one, and u3-cu3's block is six times
-    ry-cnot's, so the 12- to 14-qubit cases of every ansatz are marked slow."""
-    gaps = child(QNN.format(n=n, ansatz=ansatz, states=states, chunk=chunk))
+def test_sharded_state_equals_one_device(ansatz, n, states, chunk, exchange):
+    """Probabilities and their gradient (one VJP) with the state over 2, 4, 8 devices, by the
+    explicit exchange (``exchange``) or XLA's partitioner, whole-state passes and the lean
+    in-place chunks alike. A compile of u3-cu3's block takes six times ry-cnot's, and XLA's SPMD
+    partitioning about as long again, so the larger cases are marked slow."""
+    code = QNN.format(n=n, ansatz=ansatz, states=states, chunk=chunk, exchange=exchange)
+    gaps = child(code, timeout=900)  # u3-cu3 at 12 qubits: four long compiles
     assert set(gaps) == {str(s) for s in states}
     for state, (p_gap, g_gap) in gaps.items():
         assert p_gap < 1e-10 and g_gap < 1e-10, (state, p_gap, g_gap)
@@ -214,3 +231,24 @@ def test_two_processes_equal_one(state, tmp_path):
         assert abs(answer["loss"] - alone["loss"]) < 1e-10
         for a, b in zip(answer["leaves"], alone["leaves"], strict=True):
             assert max(abs(u - v) for u, v in zip(a, b, strict=True)) < 1e-10
+
+
+def test_collective_bytes_count_each_loop_trip():
+    """The benchmark's bytes: a collective in a loop body counts once per trip, every element of
+    a tuple-shaped collective counts, and a sharded control needs no exchange."""
+    from hybrid.quantum_train import plan
+
+    hlo = textwrap.dedent(
+        """
+        %body.1 (p: (s64[], c128[4])) -> (s64[], c128[4]) {
+          %cp = c128[1,2]{1,0} collective-permute(%x), channel_id=1
+        }
+        ENTRY %main.2 (a: c128[4]) -> c128[4] {
+          %w = (s64[], c128[4]) while(%t), condition=%c, body=%body.1, backend_config={"known_trip_count":{"n":"8"}}
+          %ar = (f64[3], c128[2,2]) all-reduce(%a, %b), to_apply=%add
+        }
+        """  # noqa: E501
+    )
+    assert plan.collective_bytes(hlo) == {"collective-permute": 8 * 32, "all-reduce": 24 + 64}
+    # ry-cnot: RY on each sharded qubit and the CNOT targeting it; CNOT(0, 1) only controls 0
+    assert [plan.exchanging_gates(8, k) for k in (1, 2, 3)] == [2, 4, 6]

@@ -118,7 +118,7 @@ def test_the_in_place_route_keeps_no_state_between_its_passes():
     and target network) then runs without a state beside it."""
     ry_cnot = qnn.ansatze.get("ry-cnot")
     angles = jnp.ones((L, N))
-    for chunk_qubits, kept in [(None, [(L, N), (2,) * N]), (2, [(L, N)])]:
+    for chunk_qubits, kept in [(None, [(L, N), (2**N,)]), (2, [(L, N)])]:  # the state flat
         pullback = jax.vjp(qnn._reversible(N, ry_cnot, chunk_qubits), angles)[1]
         assert [leaf.shape for leaf in jax.tree.leaves(pullback)] == kept
 

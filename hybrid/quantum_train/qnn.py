@@ -24,6 +24,7 @@ gradient method the profile names:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import pennylane as qml
 import scipy.sparse as sp
 from jax import lax
 from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 import hybrid.quantum_train.ansatz as ansatze
 from hybrid import devices, jaxcheck
@@ -52,6 +54,10 @@ ProbsFn = Callable[[jax.Array], jax.Array]
 # (docs/quantum_train.md).
 IN_PLACE_QUBITS = 20
 CHUNK_QUBITS = 14
+# A sharded state's exchange (``_swap``) sends half a shard in 2^EXCHANGE_SPLIT pieces. By XLA's
+# memory plan (benchmarks/bench_distributed.py, 16 qubits, whole-state passes, D = 2..8), whole
+# halves put 1.45x the one-device peak over D on each device, eighths of them 1.23x.
+EXCHANGE_SPLIT = 3
 
 
 def n_angles(n_qubits: int, depth: int, ansatz: str | Ansatz = "ry-cnot") -> int:
@@ -172,9 +178,10 @@ def _gates(ops: list) -> list:
     return flat
 
 
-def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list]:
-    """Per gate of one block: its wires, whether it has angles, and which matrix entries can be
-    non-zero (probed at two random angle sets; a controlled gate then costs its non-zero terms)."""
+def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list, list]:
+    """Per gate of one block: its wires, whether it has angles, which matrix entries can be
+    non-zero (probed at two random angle sets; a controlled gate then costs its non-zero terms),
+    and the positions of its wires that control it (the identity where they are 0)."""
     wires = list(range(n_qubits))
     rng = np.random.default_rng(0)
     probes = [
@@ -184,7 +191,24 @@ def _block_structure(ansatz: Ansatz, n_qubits: int) -> tuple[list, list, list]:
     axes = [tuple(int(w) for w in op.wires) for op in probes[0]]
     trainable = [op.num_params > 0 for op in probes[0]]
     masks = [np.abs(a.matrix()) + np.abs(b.matrix()) > 0 for a, b in zip(*probes, strict=True)]
-    return axes, trainable, masks
+    controls = [
+        tuple(p for p in range(len(ax)) if all(_controls(op.matrix(), p) for op in pair))
+        for ax, pair in zip(axes, zip(*probes, strict=True), strict=True)
+    ]
+    return axes, trainable, masks, controls
+
+
+def _controls(matrix: np.ndarray, position: int) -> bool:
+    """Whether ``matrix`` is the identity where its ``position``-th wire is 0 (and keeps that
+    wire's value): then only the part of the state where it is 1 changes."""
+    bit = 1 << (matrix.shape[0].bit_length() - 2 - position)
+    zero = np.array([i for i in range(len(matrix)) if not i & bit])
+    one = np.array([i for i in range(len(matrix)) if i & bit])
+    return (
+        np.allclose(matrix[np.ix_(zero, zero)], np.eye(len(zero)))
+        and np.allclose(matrix[np.ix_(zero, one)], 0)
+        and np.allclose(matrix[np.ix_(one, zero)], 0)
+    )
 
 
 def _slices(state: jax.Array, axes: tuple[int, ...]) -> list[jax.Array]:
@@ -294,7 +318,8 @@ def _unapply(
             y = y + _overlaps(chunks[1], chunks[0], overlap, axes)
         return states, y
 
-    y = None if overlap is None else jnp.zeros(overlap.shape, psi.dtype)
+    # zeros_like: Y varies over the devices of a shard_map as psi does (the loop's carry types)
+    y = None if overlap is None else jnp.zeros_like(psi, shape=overlap.shape)
     (psi, lam), y = (
         lax.fori_loop(0, 2 ** len(loop), body, ([psi, lam], y))
         if loop
@@ -303,8 +328,139 @@ def _unapply(
     return psi, lam, y
 
 
+def _mixes(mask: np.ndarray, position: int) -> bool:
+    """Whether a gate (non-zero where ``mask``) mixes the two values of its ``position``-th wire:
+    a wire it is diagonal in (a control, a phase) only selects which block of it applies."""
+    bit = 1 << (mask.shape[0].bit_length() - 2 - position)
+    rows, cols = np.nonzero(mask)
+    return bool(np.any((rows & bit) != (cols & bit)))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Local:
+    """A gate on a state sharded over its top ``k`` wires, seen from one device's shard.
+
+    A global wire the gate mixes is swapped with the local axis in ``swaps`` around it; one it
+    is diagonal in is ``fixed``: the device's own bit of it picks ``blocks[c]``, the matrix rows
+    (and columns) that act on its shard. ``axes`` are the local axes of the other wires. With a
+    local ``control`` axis the swaps exchange only its half where it is 1, the half the gate
+    changes; elsewhere the swapped wires stay put, so ``live`` marks the entries of Y that the
+    swapped layout gives (the rest multiply the constant identity: no gradient)."""
+
+    swaps: tuple[tuple[int, int], ...]
+    fixed: tuple[int, ...]
+    blocks: tuple[np.ndarray, ...]
+    axes: tuple[int, ...]
+    control: int | None
+    live: np.ndarray
+
+
+def _local(
+    wires: tuple[int, ...], mask: np.ndarray, controls: tuple[int, ...], k: int, n_qubits: int
+) -> _Local:
+    """The gate on ``wires`` as a local gate with exchanges (``_Local``); k = 0: unchanged. A
+    swapped wire takes the first local axis the gate leaves free: its halves are contiguous."""
+    spare = iter(a for a in range(n_qubits - k) if a + k not in wires)
+    swaps, fixed, kept, axes = [], [], [], []
+    for pos, wire in enumerate(wires):
+        if wire >= k:
+            kept.append(pos)
+            axes.append(wire - k)
+        elif _mixes(mask, pos):
+            swaps.append((wire, next(spare)))
+            kept.append(pos)
+            axes.append(swaps[-1][1])
+        else:
+            fixed.append(pos)
+    m = len(wires)
+    bits = [[(i >> (m - 1 - pos)) & 1 for pos in fixed] for i in range(2**m)]
+    blocks = tuple(
+        np.array([i for i in range(2**m) if bits[i] == list(v)])
+        for v in itertools.product((0, 1), repeat=len(fixed))
+    )
+    local_controls = [p for p in controls if wires[p] >= k]
+    control = local_controls[0] if swaps and local_controls else None
+    on = np.array([control is None or (i >> (m - 1 - control)) & 1 for i in range(2**m)], bool)
+    return _Local(
+        tuple(swaps),
+        tuple(wires[p] for p in fixed),
+        blocks,
+        tuple(axes),
+        None if control is None else wires[control] - k,
+        np.outer(on, on),
+    )
+
+
+def _block_of(gate: _Local, k: int) -> jax.Array | int:
+    """Which of ``gate.blocks`` this device's shard takes: its bits of the fixed wires."""
+    if not gate.fixed:
+        return 0
+    index = lax.axis_index(meshes.STATE)
+    return functools.reduce(
+        lambda c, wire: 2 * c + ((index >> (k - 1 - wire)) & 1), gate.fixed, jnp.int32(0)
+    )
+
+
+def _sub(matrix, gate: _Local, c):
+    """The block ``c`` of ``matrix`` that acts on this device's shard."""
+    if len(gate.blocks) == 1:
+        return matrix
+    return jnp.stack([matrix[np.ix_(b, b)] for b in gate.blocks])[c]
+
+
+def _sub_mask(mask: np.ndarray, gate: _Local) -> np.ndarray:
+    """Where any device's block can be non-zero."""
+    return functools.reduce(np.logical_or, [mask[np.ix_(b, b)] for b in gate.blocks])
+
+
+def _embed(y, gate: _Local, c, size: int):
+    """A device's block ``c`` of Y placed in the gate's full Y (zero elsewhere), to be summed."""
+    if len(gate.blocks) == 1:
+        return y
+    full = [jnp.zeros((size, size), y.dtype).at[np.ix_(b, b)].set(y) for b in gate.blocks]
+    return jnp.stack(full)[c]
+
+
+def _swap(state: jax.Array, wire: int, axis: int, k: int, control: int | None) -> jax.Array:
+    """Exchange the global ``wire`` with the local ``axis`` in place (its own inverse).
+
+    The device whose bit of ``wire`` is b keeps its slice axis = b and overwrites its slice
+    axis = 1 - b with the partner's slice axis = b (the partner's own 1 - b, which it sends):
+    afterwards the device's bit is the value of the old local wire and the local axis is the
+    wire's value. Half a shard goes each way, in 2^EXCHANGE_SPLIT pieces (a ``fori_loop`` over
+    the next local axes), so that the buffers in flight are a piece, not half a shard; with a
+    ``control`` axis, only its half where it is 1."""
+    flip = 1 << (k - 1 - wire)
+    b = (lax.axis_index(meshes.STATE) >> (k - 1 - wire)) & 1
+    loop = [a for a in range(state.ndim) if a not in (axis, control)][:EXCHANGE_SPLIT]
+    sizes = tuple(1 if a in (*loop, axis, control) else 2 for a in range(state.ndim))
+    pairs = [(i, i ^ flip) for i in range(2**k)]
+
+    def piece(i, state):
+        starts = [jnp.zeros((), jnp.int32)] * state.ndim
+        starts[axis] = (1 - b).astype(jnp.int32)
+        if control is not None:
+            starts[control] = jnp.ones((), jnp.int32)
+        for j, a in enumerate(loop):
+            starts[a] = ((i >> (len(loop) - 1 - j)) & 1).astype(jnp.int32)
+        got = lax.ppermute(lax.dynamic_slice(state, starts, sizes), meshes.STATE, pairs)
+        return lax.dynamic_update_slice(state, got, starts)
+
+    return lax.fori_loop(0, 2 ** len(loop), piece, state)
+
+
+def _swapped(states: list, gate: _Local, k: int) -> list:
+    for wire, axis in gate.swaps:
+        states = [_swap(s, wire, axis, k, gate.control) for s in states]
+    return states
+
+
 def _reversible(
-    n_qubits: int, ansatz: Ansatz, chunk_qubits: int | None = None, mesh: Mesh | None = None
+    n_qubits: int,
+    ansatz: Ansatz,
+    chunk_qubits: int | None = None,
+    mesh: Mesh | None = None,
+    exchange: bool = True,
 ) -> ProbsFn:
     """State vector in JAX with a reversible adjoint: memory of a few states, not of every gate.
 
@@ -321,13 +477,20 @@ def _reversible(
     backward pass runs the forward pass again, so whatever the caller does between the two passes (a
     Quantum-Train step's mapping model and target network) runs without a state beside it.
 
-    With a ``mesh`` whose ``state`` axis has S devices, every state is held sharded over its top
-    log2(S) qubits (``hybrid.devices.mesh.state_sharding``) and XLA's partitioner turns a gate
-    on a sharded qubit into an exchange between devices: memory per device falls as 1/S.
+    With a ``mesh`` whose ``state`` axis has S = 2^k devices, every state is held sharded over its
+    top k qubits. With ``exchange`` each device runs on its own shard (``jax.shard_map``): a gate
+    that mixes a sharded qubit swaps it with a local one around it (``_swap``: half a shard each
+    way), one diagonal in it (a control) takes the device's block of its matrix, and Y is summed
+    over the devices. Without, every state is pinned to ``mesh.state_sharding`` and XLA's
+    partitioner inserts the exchanges (more memory and bytes: docs/distributed.md).
     """
     wires = list(range(n_qubits))
-    axes, trainable, masks = _block_structure(ansatz, n_qubits)
-    pin, sharded = meshes.state_constraint(mesh, n_qubits), meshes.state_qubits(mesh)
+    axes, trainable, masks, controls = _block_structure(ansatz, n_qubits)
+    sharded = meshes.state_qubits(mesh)
+    k = sharded if exchange else 0
+    pin = meshes.state_constraint(None if k else mesh, n_qubits)
+    local = [_local(*gate, k, n_qubits) for gate in zip(axes, masks, controls, strict=True)]
+    shape = (2,) * (n_qubits - k)
 
     def matrices(block_angles, dtype):
         ops = _gates(qml.tape.make_qscript(ansatz.block)(block_angles, wires).operations)
@@ -342,55 +505,96 @@ def _reversible(
         # state into a literal, one state of memory more for the whole run, and in the backward
         # pass a 1 from the cotangent keeps XLA from running the pass early.
         one = (after.reshape(-1)[0] * 0 + 1).astype(dtype)
-        start = pin(jnp.zeros((2,) * n_qubits, dtype).at[(0,) * n_qubits].set(one))
+        if k:
+            one = jnp.where(lax.axis_index(meshes.STATE) == 0, one, 0)
+        start = pin(jnp.zeros(shape, dtype).at[(0,) * len(shape)].set(one))
 
         def block(state, block_angles):
-            for u, mask, ax in zip(matrices(block_angles, dtype), masks, axes, strict=True):
-                state = pin(_apply(u, mask, state, ax))
+            for u, mask, gate in zip(matrices(block_angles, dtype), masks, local, strict=True):
+                (state,) = _swapped([state], gate, k)
+                c = _block_of(gate, k)
+                state = pin(_apply(_sub(u, gate, c), _sub_mask(mask, gate), state, gate.axes))
+                (state,) = _swapped([state], gate, k)
             return state, None
 
         return jax.lax.scan(block, start, angles)[0]
 
-    @jax.custom_vjp
-    def probs(angles):
-        return (jnp.abs(run(angles, angles)) ** 2).reshape(-1)
-
-    def forward(angles):
-        state = run(angles, angles)
-        return (jnp.abs(state) ** 2).reshape(-1), (angles, state if chunk_qubits is None else None)
-
-    def backward(residual, cotangent):
-        angles, state = residual
-        if state is None:
+    def backward_pass(angles, cotangent, *kept):
+        if kept:
+            (state,) = kept
+        else:
             # The barrier makes XLA write the cotangent out before the pass: fused into its one
             # use after the pass, it would keep its inputs (more than a state) alive through it.
             cotangent = jax.lax.optimization_barrier(cotangent)
             state = run(angles, cotangent)
+        state = state.reshape(shape)
         dtype = state.dtype
-        adjoint = pin(cotangent.reshape(state.shape).astype(dtype) * state)
+        adjoint = pin(cotangent.reshape(shape).astype(dtype) * state)
 
         def block(carry, block_angles):
             psi, lam = carry
             mats = matrices(block_angles, dtype)
-            weights = {}
-            for k in reversed(range(len(mats))):
-                mask = masks[k]
-                overlap = (mask.T.astype(int) @ mask > 0) if trainable[k] else None
-                inverse = jnp.conj(mats[k]).T
+            ys = {}
+            for i in reversed(range(len(mats))):
+                mask, gate = masks[i], local[i]
+                overlap = (mask.T.astype(int) @ mask > 0) if trainable[i] else None
+                c = _block_of(gate, k)
+                psi, lam = _swapped([psi, lam], gate, k)
                 psi, lam, y = _unapply(
-                    inverse, mask.T, axes[k], psi, lam, overlap, chunk_qubits, pin, sharded
+                    _sub(jnp.conj(mats[i]).T, gate, c),
+                    _sub_mask(mask.T, gate),
+                    gate.axes,
+                    psi,
+                    lam,
+                    None if overlap is None else _sub_mask(overlap & gate.live, gate),
+                    chunk_qubits,
+                    pin,
+                    sharded - k,
                 )
-                if trainable[k]:
-                    weights[k] = 2 * jnp.conj(mats[k]) @ y
+                psi, lam = _swapped([psi, lam], gate, k)
+                if trainable[i]:
+                    ys[i] = _embed(y, gate, c, len(mask))
+            if k:
+                ys = lax.psum(ys, meshes.STATE)  # Y sums over the whole state: every shard's part
+            weights = {i: 2 * jnp.conj(mats[i]) @ y for i, y in ys.items()}
 
             def pulled(a):
                 mats_a = matrices(a, dtype)
-                return sum(jnp.real(jnp.sum(mats_a[k] * w)) for k, w in weights.items())
+                return sum(jnp.real(jnp.sum(mats_a[i] * w)) for i, w in weights.items())
 
             grad = jax.grad(pulled)(block_angles) if weights else jnp.zeros_like(block_angles)
             return (psi, lam), grad
 
-        return (jax.lax.scan(block, (state, adjoint), angles, reverse=True)[1],)
+        return jax.lax.scan(block, (state, adjoint), angles, reverse=True)[1]
+
+    keep = chunk_qubits is None
+
+    def forward_pass(angles):
+        """Probabilities, and the final state where the backward pass keeps it."""
+        state = run(angles, angles)
+        probs = (jnp.abs(state) ** 2).reshape(-1)
+        return (probs, state.reshape(-1)) if keep else (probs,)
+
+    if k:  # each device on its shard; probabilities and states in order over the state axis
+        spread, same = P(meshes.STATE), P()
+        forward_pass = jax.shard_map(
+            forward_pass, mesh=mesh, in_specs=same, out_specs=(spread,) * (1 + keep)
+        )
+        backward_pass = jax.shard_map(
+            backward_pass, mesh=mesh, in_specs=(same, spread) + (spread,) * keep, out_specs=same
+        )
+
+    @jax.custom_vjp
+    def probs(angles):
+        return forward_pass(angles)[0]
+
+    def forward(angles):
+        p, *kept = forward_pass(angles)
+        return p, (angles, kept)
+
+    def backward(residual, cotangent):
+        angles, kept = residual
+        return (backward_pass(angles, cotangent, *kept),)
 
     probs.defvjp(forward, backward)
     return jax.jit(probs)
@@ -417,11 +621,14 @@ def probabilities(
     profile: Profile | devices.Route | str = "auto",
     ansatz: str | Ansatz = "ry-cnot",
     mesh: Mesh | None = None,
+    exchange: bool = True,
 ) -> ProbsFn:
     """``angles (ansatz.shape(n, L)) -> probabilities (2^n_qubits,)``, differentiable by JAX.
 
     ``mesh`` (``hybrid.devices.mesh.make_mesh``) shards the reversible route's state over its
-    ``state`` axis; the other routes hold a whole state and refuse a sharded one."""
+    ``state`` axis; the other routes hold a whole state and refuse a sharded one. ``exchange``
+    (the default: it meets the memory goal, docs/distributed.md) runs each device on its shard
+    with explicit exchanges; False leaves them to XLA's partitioner."""
     if n_qubits < 1 or depth < 1:
         raise ValueError(f"need n_qubits >= 1 and depth >= 1, got {n_qubits}, {depth}")
     profile, spec = devices.resolve(profile, n_qubits).profile, ansatze.get(ansatz)
@@ -436,5 +643,5 @@ def probabilities(
         return _adjoint(n_qubits, profile, spec)
     if profile.gradient == "reversible":
         in_place = n_qubits >= IN_PLACE_QUBITS and jax.default_backend() == "cpu"
-        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None, mesh)
+        return _reversible(n_qubits, spec, CHUNK_QUBITS if in_place else None, mesh, exchange)
     return _qnode(n_qubits, profile, spec)
