@@ -125,3 +125,32 @@ def test_an_installed_gpu_plugin_without_its_gpu_is_not_available(monkeypatch):
         assert not devices.is_available("lightning.gpu")
     finally:
         devices.unavailable_reason.cache_clear()
+
+
+def test_a_missing_cuda_library_is_named_with_its_package(monkeypatch):
+    """lightning.gpu's wheel without the CUDA-12 runtime raises "pre-compiled binaries are not
+    available"; the library it could not open is only in a warning (as pennylane-lightning-gpu
+    0.45.0 does here, installed without its dependencies)."""
+    import warnings
+
+    assert devices.missing_library(["something else"]) is None
+    named = devices.missing_library(
+        ["libcudart.so.12: cannot open shared object file: No such file or directory"]
+    )
+    assert named.startswith("libcudart.so.12 is missing: pip install nvidia-cuda-runtime-cu12 ")
+
+    class FakeQml:
+        @staticmethod
+        def device(name, wires):
+            warnings.warn("libcustatevec.so.1: cannot open shared object file", stacklevel=2)
+            raise ImportError("Pre-compiled binaries for lightning.gpu are not available.")
+
+    monkeypatch.setattr(devices, "_qml", lambda: FakeQml)
+    devices.creation_problem.cache_clear()
+    try:
+        assert devices.creation_problem("lightning.gpu") == (
+            "ImportError: libcustatevec.so.1 is missing: pip install custatevec-cu12 "
+            "(or pip install -e '.[gpu]')"
+        )
+    finally:
+        devices.creation_problem.cache_clear()

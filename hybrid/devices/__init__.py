@@ -135,15 +135,44 @@ def unavailable_reason(device: str) -> str | None:
     return creation_problem(device) if device in NEEDS_HARDWARE else None
 
 
+# The CUDA-12 libraries lightning.gpu's wheel links against, and the packages that provide them
+# (its own dependencies; the ``gpu`` extra installs them). Without one, the plugin says only that
+# its "pre-compiled binaries are not available"; the missing file is named in an import warning.
+CUDA_LIBRARIES = {
+    "libcustatevec": "custatevec-cu12",
+    "libcudart": "nvidia-cuda-runtime-cu12",
+    "libcublas": "nvidia-cublas-cu12",
+    "libcusparse": "nvidia-cusparse-cu12",
+    "libnvJitLink": "nvidia-nvjitlink-cu12",
+}
+
+
+def missing_library(messages: list[str]) -> str | None:
+    """The first CUDA library that ``messages`` (a failed import's warnings) say cannot be
+    opened, with the package that provides it, as one line; None if none is named."""
+    for message in messages:
+        if "cannot open shared object file" not in message:
+            continue
+        library = message.split(":", 1)[0].strip()
+        package = next((p for k, p in CUDA_LIBRARIES.items() if library.startswith(k)), None)
+        fix = f"pip install {package}" if package else "install the library that provides it"
+        return f"{library} is missing: {fix} (or pip install -e '.[gpu]')"
+    return None
+
+
 @functools.cache
 def creation_problem(device: str) -> str | None:
     """None if ``device`` can be created here, else the first line of why not (an installed
-    plugin may still lack its GPU or CUDA)."""
-    try:
-        _qml().device(device, wires=1)
-    except Exception as err:  # plugins fail in many ways (missing package, no GPU, no CUDA)
-        lines = str(err).strip().splitlines()
-        return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
+    plugin may still lack its GPU or CUDA: then the missing library and its package)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _qml().device(device, wires=1)
+        except Exception as err:  # plugins fail in many ways (missing package, no GPU, no CUDA)
+            if named := missing_library([str(w.message) for w in caught]):
+                return f"{type(err).__name__}: {named}"
+            lines = str(err).strip().splitlines()
+            return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
     return None
 
 
