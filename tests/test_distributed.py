@@ -233,6 +233,50 @@ def test_two_processes_equal_one(state, tmp_path):
             assert max(abs(u - v) for u, v in zip(a, b, strict=True)) < 1e-10
 
 
+REFUSED = """
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+process = int(sys.argv[1])
+meshes.initialize("127.0.0.1:{port}", 2, process)
+from hybrid import quantum_train
+
+try:
+    quantum_train.run("iris", sys.argv[2], depth=1, mesh=meshes.make_mesh(2), progress=False)
+except Exception as err:
+    print(json.dumps({{"error": f"{{type(err).__name__}}: {{err}}"}}))
+"""
+
+
+def test_a_refusal_of_process_0_stops_every_process(tmp_path):
+    """Process 0 alone checks the run directory; when it refuses (here: not empty), process 1
+    must stop too instead of waiting at the first collective for a process that left."""
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("someone's file\n")
+    script = PRELUDE.format(devices=1) + textwrap.dedent(REFUSED.format(port=free_port()))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i), str(out)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    errors = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr[-3000:]
+        errors.append(json.loads(stdout.strip().splitlines()[-1])["error"])
+    assert "holds files hybrid did not write (notes.txt)" in errors[0], errors[0]
+    assert (
+        errors[1] == "RuntimeError: process 0 refused this run (its error says why); stopping too"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+
+
 def test_collective_bytes_count_each_loop_trip():
     """The benchmark's bytes: a collective in a loop body counts once per trip, every element of
     a tuple-shaped collective counts, and a sharded control needs no exchange."""

@@ -145,3 +145,23 @@ def is_writer() -> bool:
     """Whether this process writes the run directory: process 0 alone, so that several
     processes of one run never write the same files."""
     return jax.process_index() == 0
+
+
+def on_writer(check: Callable[[], None]) -> None:
+    """Run ``check`` (which raises to refuse) on process 0 only, and share its outcome: when it
+    refuses, every process stops, process 0 with its own error and the others with one line, so
+    that none waits forever at a collective for a process that has left."""
+    error = None
+    if is_writer():
+        try:
+            check()
+        except Exception as err:  # re-raised below, after the others have heard of it
+            error = err
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        refused = int(multihost_utils.broadcast_one_to_all(np.int32(error is not None)))
+        if refused and error is None:
+            raise RuntimeError("process 0 refused this run (its error says why); stopping too")
+    if error is not None:
+        raise error

@@ -91,8 +91,7 @@ def run(
     if unknown or not models:
         raise ValueError(f"models must be some of {MODELS}, got {models}")
     writer = meshes.is_writer()
-    if writer:
-        runs.check_out(out, resume=resume, overwrite=overwrite)
+    meshes.on_writer(lambda: runs.check_out(out, resume=resume, overwrite=overwrite))
     train, val, test, layers = _data_and_net(
         dataset, layers, source, limit, config.seed, val_fraction
     )
