@@ -67,3 +67,23 @@ def append_row(path: str | Path, row: dict, **header) -> None:
     table = open_table(path, **header)
     table["rows"].append({**row, "command": table["commands"][-1]})
     save_table(path, table)
+
+
+def generator_row(gen, args, history: list[dict], **fields) -> dict:
+    """One table row of a generator example's run: the generator's counts, the options it was
+    built with (``args``: depth, scale, mapping_activation, seed, epochs, out), the time per
+    epoch from ``history``, and ``fields`` (model, framework, accuracies) first."""
+    return {
+        **fields,
+        "n_weights": gen.n_weights,
+        "n_qubits": gen.n_qubits,
+        "chunks": gen.n_chunks,
+        "n_trainable": gen.n_trainable,
+        "depth": args.depth,
+        "scale": args.scale,
+        "mapping_activation": args.mapping_activation,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "seconds_per_epoch": history[-1]["train_loop_s"] / args.epochs,
+        "run": str(args.out),
+    }

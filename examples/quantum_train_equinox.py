@@ -25,7 +25,7 @@ from hybrid import data, quantum_train, training
 from hybrid.deploy import architecture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import append_row  # noqa: E402
+from _table import append_row, generator_row  # noqa: E402
 
 IRIS = resources.files("hybrid.data") / "iris.csv"
 
@@ -102,23 +102,16 @@ def main(argv: list[str] | None = None) -> dict:
         to_layers=to_layers,
         overwrite=args.overwrite,
     )
-    row = {
-        "model": f"mlp{args.hidden}",
-        "framework": "equinox",
-        "data": Path(args.csv).name,
-        "n_weights": gen.n_weights,
-        "n_qubits": gen.n_qubits,
-        "chunks": gen.n_chunks,
-        "n_trainable": gen.n_trainable,
-        "depth": args.depth,
-        "scale": args.scale,
-        "seed": args.seed,
-        "epochs": args.epochs,
-        "val_accuracy": None,
-        "test_accuracy": history[-1]["test_accuracy"],
-        "seconds_per_epoch": history[-1]["train_loop_s"] / args.epochs,
-        "run": str(args.out),
-    }
+    row = generator_row(
+        gen,
+        args,
+        history,
+        model=f"mlp{args.hidden}",
+        framework="equinox",
+        data=Path(args.csv).name,
+        val_accuracy=None,
+        test_accuracy=history[-1]["test_accuracy"],
+    )
     print(row)
     if args.table:
         append_row(args.table, row, note="Quantum-Train of Flax / Equinox models")

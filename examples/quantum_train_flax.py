@@ -30,7 +30,7 @@ from hybrid import data, quantum_train, training
 from hybrid.deploy import architecture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import append_row  # noqa: E402
+from _table import append_row, generator_row  # noqa: E402
 
 # The reference CNN's leaves in the order of its ``architecture`` stack: the flat vector fills
 # them in this order, so the same key gives the built-in path's weights, and the exported
@@ -174,25 +174,17 @@ def main(argv: list[str] | None = None) -> dict:
     )
     seconds = time.perf_counter() - t0
     test_accuracy = training.accuracy(jax.jit(apply), weights, test.x, test.y)
-    row = {
-        "model": f"{args.model}" + (f"-w{args.width}" if args.model == "resnet" else ""),
-        "framework": "flax.nnx",
-        "n_weights": gen.n_weights,
-        "n_qubits": gen.n_qubits,
-        "chunks": gen.n_chunks,
-        "n_trainable": gen.n_trainable,
-        "depth": args.depth,
-        "scale": args.scale,
-        "mapping_activation": args.mapping_activation,
-        "seed": args.seed,
-        "epochs": args.epochs,
-        "n_train": len(train),
-        "val_accuracy": history[-1]["test_accuracy"] if args.validation else None,
-        "test_accuracy": test_accuracy,
-        "seconds_per_epoch": history[-1]["train_loop_s"] / args.epochs,
-        "wall_s": seconds,
-        "run": str(args.out),
-    }
+    row = generator_row(
+        gen,
+        args,
+        history,
+        model=f"{args.model}" + (f"-w{args.width}" if args.model == "resnet" else ""),
+        framework="flax.nnx",
+        n_train=len(train),
+        val_accuracy=history[-1]["test_accuracy"] if args.validation else None,
+        test_accuracy=test_accuracy,
+        wall_s=seconds,
+    )
     print(row)
     if args.table:
         append_row(args.table, row, note="Quantum-Train of Flax / Equinox models")
