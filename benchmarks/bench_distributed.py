@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="double", choices=("single", "double"))
     parser.add_argument("--routes", nargs="+", default=list(ROUTES), choices=list(ROUTES))
     parser.add_argument("--chunk", type=int, help="chunk qubits of the lean form (0: whole)")
+    parser.add_argument(
+        "--exchange-split", type=int, help="send half a shard in 2^K pieces (qnn.EXCHANGE_SPLIT)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", args.precision == "double")
     from hybrid.quantum_train import plan, qnn
 
+    if args.exchange_split is not None:
+        qnn.EXCHANGE_SPLIT = args.exchange_split  # read when the exchange is traced
     rows = []
     for n in args.qubits:
         lean = n >= qnn.IN_PLACE_QUBITS
@@ -56,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                     "n_qubits": n,
                     "devices": d,
                     "chunk_qubits": chunk,
+                    "exchange_split": qnn.EXCHANGE_SPLIT,
                     "per_device_peak_MiB": got["peak_GiB"] * 1024,
                     "ratio_to_one_device_over_D": got["peak_GiB"] / (one / d),
                     "sent_per_device_per_block_MiB": sent * 1024,

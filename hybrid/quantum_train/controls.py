@@ -264,7 +264,8 @@ class MPSControl(QuantumTrain):
         """Sites at the uniform product state |+>^n plus Gaussian noise (N(0, 1/chi_left) times
         ``noise_scale``), sized so that p_i 2^n starts with a random circuit's spread (std 1,
         Porter-Thomas) and the control starts where the QNN does. Plain Gaussian sites start far
-        more peaked (n = 13: std 5.3, largest p_i 2^n 148, against 1.0 and 8.4)."""
+        more peaked (n = 13, seeds 0-2: std 3.2-5.3, largest p_i 2^n 84-148, against a random
+        circuit's 1.0 and 8.4-9.2; ``benchmarks/mps_start.py``)."""
         k_sites, _ = jax.random.split(key)
         keys = jax.random.split(k_sites, len(self.site_shapes))
         noise = [

@@ -55,8 +55,9 @@ ProbsFn = Callable[[jax.Array], jax.Array]
 IN_PLACE_QUBITS = 20
 CHUNK_QUBITS = 14
 # A sharded state's exchange (``_swap``) sends half a shard in 2^EXCHANGE_SPLIT pieces. By XLA's
-# memory plan (benchmarks/bench_distributed.py, 16 qubits, whole-state passes, D = 2..8), whole
-# halves put 1.45x the one-device peak over D on each device, eighths of them 1.23x.
+# memory plan (16 qubits, whole-state passes, D = 2, 4, 8), whole halves put 1.40x the one-device
+# peak over D on each device, eighths 1.20x, for the same bytes: ``bench_distributed.py --qubits 16
+# --routes exchange --chunk 0 --exchange-split K`` (results/quantum_train/..._16_split{0,3}.json).
 EXCHANGE_SPLIT = 3
 
 
