@@ -76,6 +76,15 @@ def test_text_form_round_trips(name):
     assert arch.parse(arch.to_text(layers)) == layers
 
 
+def _exported(path, layers, shape, weights, class_names) -> NumpyClassifier:
+    """The network saved as a run directory and loaded back by the NumPy classifier."""
+    preprocessing_spec = preprocessing.make_spec(shape)
+    runs.save_network(
+        path, layers, shape, weights, preprocessing=preprocessing_spec, class_names=class_names
+    )
+    return NumpyClassifier.load(path)
+
+
 @pytest.mark.parametrize("name", NETS)
 def test_exported_run_predicts_what_jax_computes(name, tmp_path):
     text, shape = NETS[name]
@@ -85,15 +94,7 @@ def test_exported_run_predicts_what_jax_computes(name, tmp_path):
     y = np.random.default_rng(4).integers(0, 3, size=40)
     _, logits = _both(layers, shape, weights, x)
     trained_accuracy = float(np.mean(logits.argmax(1) == y))
-    runs.save_network(
-        tmp_path,
-        layers,
-        shape,
-        weights,
-        preprocessing=preprocessing.make_spec(shape),
-        class_names=["a", "b", "c"],
-    )
-    clf = NumpyClassifier.load(tmp_path)
+    clf = _exported(tmp_path, layers, shape, weights, ["a", "b", "c"])
     np.testing.assert_array_equal(clf.predict(x), logits.argmax(1))
     assert clf.score(x, y) == trained_accuracy
 
@@ -111,15 +112,8 @@ def test_small_resnet_has_100k_to_300k_weights_and_runs_alike(tmp_path):
     x = np.random.default_rng(1).uniform(size=(6, *shape))
     np_out, jax_out = _both(layers, shape, weights, x)
     np.testing.assert_allclose(np_out, jax_out, rtol=1e-6, atol=1e-6)
-    runs.save_network(
-        tmp_path,
-        layers,
-        shape,
-        weights,
-        preprocessing=preprocessing.make_spec(shape),
-        class_names=[str(i) for i in range(10)],
-    )
-    np.testing.assert_array_equal(NumpyClassifier.load(tmp_path).predict(x), jax_out.argmax(1))
+    clf = _exported(tmp_path, layers, shape, weights, [str(i) for i in range(10)])
+    np.testing.assert_array_equal(clf.predict(x), jax_out.argmax(1))
 
 
 def test_gelu_is_jax_gelu():
