@@ -2,10 +2,12 @@
 that ``examples/quantum_train_fashion_mnist.py --ablations`` writes.
 
     python benchmarks/ablation_stats.py [docs/results/quantum_train/ablations.json]
+    python benchmarks/ablation_stats.py --plot docs/results/quantum_train/ablations.png
 
-Rows are grouped by everything but the seed (model, ansatz, L, epochs, training settings,
-limit, validation split, scale); a control is compared with the QT group of the same settings.
-Welch's test (``scipy.stats.ttest_ind(equal_var=False)``) needs two seeds on each side.
+Rows are grouped by everything but the seed (data set, model, ansatz, L, epochs, training
+settings, limit, validation split, scale); a control is compared with the QT group of the same
+settings. Welch's test (``scipy.stats.ttest_ind(equal_var=False)``) needs two seeds on each side.
+The plot shows the full-scale groups only: test accuracy per model, each seed a point.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from scipy import stats
 
 TABLE = Path("docs/results/quantum_train/ablations.json")
 SETTINGS = (
+    "dataset",
     "ansatz",
     "depth",
     "epochs",
@@ -60,9 +63,9 @@ def welch(qt: list[float], other: list[float]) -> tuple[float, float]:
 def table(rows: list[dict], metric: str = "test_accuracy") -> list[str]:
     """Markdown lines: one per (settings, model), with val and test accuracy and QT's t-test."""
     lines = [
-        "| scale | ansatz, L, batch | model | trainable | seeds | val acc (%) | test acc (%) "
-        f"| Welch t, p vs QT ({metric.split('_')[0]}) |",
-        "|---|---|---|---:|---:|---:|---:|---|",
+        "| data | scale | ansatz, L, batch | model | trainable | seeds | val acc (%) "
+        f"| test acc (%) | Welch t, p vs QT ({metric.split('_')[0]}) |",
+        "|---|---|---|---|---:|---:|---:|---:|---|",
     ]
     for key, models in sorted(groups(rows).items(), key=lambda kv: str(kv[0])):
         settings = dict(zip(SETTINGS, key, strict=True))
@@ -72,8 +75,8 @@ def table(rows: list[dict], metric: str = "test_accuracy") -> list[str]:
             t, p = welch(qt, [r[metric] for r in seeds]) if model != "qt" else (math.nan,) * 2
             test = "—" if model == "qt" else ("n/a" if math.isnan(t) else f"{t:+.2f}, {p:.3g}")
             lines.append(
-                f"| {settings['scale']} | {settings['ansatz']}, {settings['depth']}, "
-                f"{settings['batch_size']} | {model} | "
+                f"| {settings['dataset']} | {settings['scale']} | "
+                f"{settings['ansatz']}, {settings['depth']}, {settings['batch_size']} | {model} | "
                 f"{seeds[0]['n_trainable']:,} | {len(seeds)} | "
                 f"{summary([r['val_accuracy'] for r in seeds])} | "
                 f"{summary([r['test_accuracy'] for r in seeds])} | {test} |"
@@ -81,12 +84,50 @@ def table(rows: list[dict], metric: str = "test_accuracy") -> list[str]:
     return lines
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    """One panel per full-scale (data set, trainable count): test accuracy of each model, the
+    seeds as points and their mean as a bar, QT first."""
+    from hybrid.training import pyplot
+
+    full = {k: v for k, v in groups(rows).items() if v.get("qt") and k[-1] == "full"}
+    if not full:
+        print("no full-scale group with QT rows: nothing to plot")
+        return
+    if (plt := pyplot()) is None:
+        return
+    fig, axes = plt.subplots(1, len(full), figsize=(4.2 * len(full), 3.8), squeeze=False)
+    for ax, (key, models) in zip(axes[0], sorted(full.items(), key=str), strict=True):
+        names = sorted(models, key=lambda m: (m != "qt", m))
+        for x, name in enumerate(names):
+            accuracy = [100 * r["test_accuracy"] for r in models[name]]
+            ax.bar(x, np.mean(accuracy), color="C0" if name == "qt" else "0.8", width=0.6)
+            ax.plot([x] * len(accuracy), accuracy, "k.", ms=6)
+        settings = dict(zip(SETTINGS, key, strict=True))
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+        ax.set_ylim(min(100 * r["test_accuracy"] for m in models.values() for r in m) - 5, None)
+        ax.set_title(
+            f"{settings['dataset']}, {models['qt'][0]['n_trainable']:,} trainable "
+            f"(QT {settings['ansatz']} L = {settings['depth']})",
+            fontsize=9,
+        )
+        ax.set_ylabel("test accuracy (%), seeds as points")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("table", nargs="?", type=Path, default=TABLE)
     cli.add_argument("--metric", default="test_accuracy", choices=["test_accuracy", "val_accuracy"])
+    cli.add_argument("--plot", type=Path, help="draw the full-scale groups to this PNG instead")
     args = cli.parse_args(argv)
     rows = [r for r in json.loads(args.table.read_text())["rows"] if "val_accuracy" in r]
+    if args.plot:
+        plot(rows, args.plot)
+        return 0
     print("\n".join(table(rows, args.metric)))
     return 0
 

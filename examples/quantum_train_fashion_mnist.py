@@ -19,6 +19,9 @@ benchmarks/ablation_stats.py reads them (mean and sd over seeds, Welch's t-test)
     python examples/quantum_train_fashion_mnist.py --ablations --model mps --ansatz ry-cnot \
         --depths 96 --epochs 10 --device jax --seeds 0 1 2
 
+``--ablations --dataset mnist`` runs the same rows on MNIST (the offline 10k split under
+HYBRID_DATA_DIR, or TFDS), each row naming its data set.
+
 The data come from HYBRID_DATA_DIR/fashion_mnist, the Debian package's location, or TFDS.
 """
 
@@ -46,6 +49,12 @@ REFERENCE_QT16_TEST, REFERENCE_CNN_TEST = 78.71, 79.42
 
 cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 cli.add_argument("--model", choices=MODELS, default="qt")
+cli.add_argument(
+    "--dataset",
+    choices=["fashion_mnist", "mnist"],
+    default="fashion_mnist",
+    help="mnist only with --ablations",
+)
 cli.add_argument("--ansatz", default="u3-cu3", help="u3-cu3 (the reference's) or ry-cnot")
 cli.add_argument("--depths", type=int, nargs="+", default=[1, 4, 7, 10, 13, 16], help="QNN L")
 cli.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -69,6 +78,8 @@ args = cli.parse_args()
 args.table = args.table or (ABLATIONS if args.ablations else TABLE)
 if args.val_fraction is None:
     args.val_fraction = 0.1 if args.ablations else 0.0
+if args.dataset != "fashion_mnist" and not args.ablations:
+    cli.error(f"--dataset {args.dataset} writes ablation rows only: add --ablations")
 
 
 def scale(limit: int | None, epochs: int) -> str:
@@ -168,8 +179,9 @@ if args.ablations:
     table.setdefault(
         "about",
         "One row per (model or control, trainable count, seed), validation and test accuracy; "
-        "'scale' says whether a row is at the full table's settings (60,000 images less the "
-        "validation split, 10 epochs) or reduced. benchmarks/ablation_stats.py summarises it.",
+        "'scale' says whether a row is at the full table's settings (all training images less "
+        "the validation split, 10 epochs) or reduced; 'dataset' names the data set. "
+        "benchmarks/ablation_stats.py summarises it.",
     )
 if args.plot:
     plot(table, args.table.with_suffix(".png"))
@@ -195,17 +207,18 @@ for seed in args.seeds:
             "schedule": args.schedule,
             "limit": args.limit,
             "val_fraction": args.val_fraction or None,  # None: no split, as in rows without it
-        }
+        } | ({"dataset": args.dataset} if args.ablations else {})
         if has_row(table, **settings):
             print(f"skip {settings}: already in {args.table}")
             continue
-        name = f"{args.model}-{settings['ansatz']}-L{depth}-s{seed}-e{args.epochs}"
+        name = "mnist-" * (args.dataset == "mnist")
+        name += f"{args.model}-{settings['ansatz']}-L{depth}-s{seed}-e{args.epochs}"
         name += f"-b{args.batch_size}-lr{args.lr:g}-{args.schedule}"
         name += f"-val{args.val_fraction:g}" if args.val_fraction else ""
         name += f"-n{args.limit}" if args.limit else ""
         t0 = time.perf_counter()
         report = quantum_train.run(
-            "fashion_mnist",
+            args.dataset,
             args.runs / name,
             depth=depth or 1,
             device=args.device,
@@ -218,7 +231,8 @@ for seed in args.seeds:
             progress=False,
         )
         (run,) = report["runs"].values()
-        split = {"n_train": report["n_train"], "n_val": report["n_val"]}
+        split = {k: report[k] for k in ("n_train", "n_val")}
+        split |= {k: report[k] for k in ("n_test", "source")} if args.ablations else {}
         if args.val_fraction:
             split |= {k: run[k] for k in ("val_accuracy", "val_loss")}
             split |= {"scale": scale(args.limit, args.epochs)}

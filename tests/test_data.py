@@ -709,6 +709,27 @@ def test_fashion_mnist_example_trains_and_writes_its_table_row(tmp_path):
     assert "skip" in again.stdout and len(json.loads(table.read_text())["rows"]) == 1
 
 
+@pytest.mark.e2e
+def test_fashion_mnist_example_writes_mnist_ablation_rows(tmp_path):
+    """``--ablations --dataset mnist``: a row that names its data set and source and carries the
+    validation split's accuracy; without ``--ablations`` the data set is refused in one line."""
+    _fashion_files(tmp_path / "data" / "mnist", n_train=100, n_test=20)
+    env = os.environ | {data.DATA_DIR_ENV: str(tmp_path / "data"), "JAX_PLATFORMS": "cpu"}
+    table = tmp_path / "ablations.json"
+    argv = [sys.executable, "examples/quantum_train_fashion_mnist.py", "--dataset", "mnist"]
+    argv += ["--model", "bits-only", "--depths", "1", "--table", str(table)]
+    argv += ["--runs", str(tmp_path / "runs")]
+    repo = Path(__file__).parents[1]
+    refused = subprocess.run(argv, env=env, cwd=repo, capture_output=True, text=True)
+    assert refused.returncode == 2 and "add --ablations" in refused.stderr
+    assert not table.exists()
+    subprocess.run([*argv, "--ablations"], check=True, env=env, cwd=repo, capture_output=True)
+    (row,) = json.loads(table.read_text())["rows"]
+    assert (row["dataset"], row["source"], row["model"]) == ("mnist", "idx", "bits-only")
+    assert (row["n_train"], row["n_val"], row["n_test"]) == (90, 10, 20)
+    assert 0 <= row["val_accuracy"] <= 1 and row["scale"] == "reduced: all images, 1 epoch"
+
+
 def test_tables_saved_side_by_side_keep_each_others_rows(tmp_path):
     """Two reproduction commands that opened the same table before either saved: both rows stay."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
