@@ -1,6 +1,8 @@
 """The controls beside Quantum-Train and the validation split they are compared on."""
 
 import json
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -250,3 +252,22 @@ def test_a_control_run_loads_back(tmp_path):
 def test_control_classes_are_quantum_train_models():
     for cls in (RandomFeatureControl, RandomInputControl, BitsOnlyControl, MPSControl, FrozenQNN):
         assert issubclass(cls, QuantumTrain) and cls.__doc__.startswith("Asks")
+
+
+def test_a_linear_mapping_model_moves_the_weights_in_bits_plus_two_directions_at_most():
+    """benchmarks/generator_rank.py on the toy net (6 bits): without activations the mapping model
+    is one affine map of (bits of i, x_i), so random-input and bits-only, widened to QT's count,
+    still move the weights in at most 6 + 2 directions; QT adds at most its angles' count."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        from generator_rank import rank
+    finally:
+        sys.path.pop(0)
+    key = jax.random.key(0)
+    qt = QuantumTrain(*TOY, depth=4, profile="jax")
+    qt_rank, qt_count = rank(qt, key)
+    angles = qt.init(key)["angles"].size
+    for name in ("random-input", "bits-only"):
+        got, count = rank(controls.build(name, *TOY, depth=4, profile="jax"), key)
+        assert count == qt_count and got <= 6 + 2 < count
+    assert 6 + 2 < qt_rank <= angles + 6 + 2

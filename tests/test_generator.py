@@ -151,14 +151,31 @@ def test_fan_in_scale_is_fixed_he_ratios_off_by_default():
 
 
 def test_he_scale_by_hand():
-    # rows (inputs) [1, 2] and [3, 5]: minus their means over the 2 units, [-.5, .5] and [-1, 1];
-    # their std is sqrt(0.625), He's is sqrt(2 / fan_in) = 1
-    w = he_standardised(jnp.asarray([1.0, 2.0, 3.0, 5.0]), (2, 2))
-    np.testing.assert_allclose(w, np.asarray([-0.5, 0.5, -1, 1]) / math.sqrt(0.625), rtol=1e-6)
+    # inputs (rows) [1, 2], [3, 5], [0, 4] of 2 units: minus each row's mean, [-.5, .5], [-1, 1],
+    # [-2, 2]; minus each column's (-7/6, 7/6): [2/3, -2/3], [1/6, -1/6], [-5/6, 5/6], whose std
+    # is sqrt(7/18); He's is sqrt(2 / fan_in) = sqrt(2/3)
+    w = he_standardised(jnp.asarray([1.0, 2.0, 3.0, 5.0, 0.0, 4.0]), (3, 2))
+    centred = np.asarray([2 / 3, -2 / 3, 1 / 6, -1 / 6, -5 / 6, 5 / 6])
+    np.testing.assert_allclose(w, centred / math.sqrt(7 / 18) * math.sqrt(2 / 3), rtol=1e-6)
     # Equinox's (out, in): the same matrix transposed gives the same weights transposed
-    w_first = he_standardised(jnp.asarray([1.0, 3.0, 2.0, 5.0]), (2, 2), "first")
-    np.testing.assert_allclose(w_first, np.asarray(w).reshape(2, 2).T.ravel(), rtol=1e-6)
+    w_first = he_standardised(jnp.asarray([1.0, 3.0, 0.0, 2.0, 5.0, 4.0]), (2, 3), "first")
+    np.testing.assert_allclose(w_first, np.asarray(w).reshape(3, 2).T.ravel(), rtol=1e-6)
     np.testing.assert_array_equal(he_standardised(jnp.arange(3.0), (3,)), jnp.arange(3.0))
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_he_scale_keeps_a_deep_relu_stack_on_uncentred_inputs_in_bounds(activation):
+    """Eight generated 64 x 64 ReLU layers on inputs in [0, 1] (std 0.29): with the part shared
+    by a unit's inputs left in (each input's mean over units removed alone), the output's std
+    was 1e4 to 1.6e5 for these seeds, as each layer multiplied it by up to sqrt(64)."""
+    template = [np.zeros((64, 64)) for _ in range(8)]
+    gen = generator(template, depth=2, profile=PROFILE, scale="he", mapping_activation=activation)
+    x = jax.random.uniform(jax.random.key(1), (256, 64))
+    for seed in range(3):
+        h = x
+        for w in gen.weights(gen.init(jax.random.key(seed))):
+            h = jax.nn.relu(h @ w)
+        assert 1e-3 < float(jnp.std(h)) < 100, seed
 
 
 def test_he_scale_fixes_every_matrix_and_keeps_vectors():
@@ -174,8 +191,9 @@ def test_he_scale_fixes_every_matrix_and_keeps_vectors():
                 continue
             q = np.asarray(b).reshape(-1, shape[-1])
             np.testing.assert_allclose(q.sum(axis=1), 0, atol=1e-5)  # no part shared by units
+            np.testing.assert_allclose(q.sum(axis=0), 0, atol=1e-5)  # nor by a unit's inputs
             fan = math.prod(shape[:-1])
-            assert np.std(q) == pytest.approx(math.sqrt(2 / fan), rel=1e-6)
+            assert np.std(q) == pytest.approx(math.sqrt(2 / fan), rel=1e-5)
     # the scale is fixed: doubling the mapping model's output layer changes no matrix
     doubled = {
         **params,
