@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 import time
 
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": " ".join(["python", *sys.argv]), "rows": rows}, f, indent=2)
+            about = {"command": " ".join(["python", *sys.argv]), "machine": platform.platform()}
+            json.dump(about | {"rows": rows}, f, indent=2)
     return 0
 
 
