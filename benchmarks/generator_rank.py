@@ -23,28 +23,21 @@ MODELS = ("quantum-train", "random-features", "random-input", "bits-only", "mps"
 
 
 def rank(model, key, tol: float = 1e-9) -> tuple[int, int]:
-    """(numerical rank of d weights / d trainable, trainable count) at ``model.init(key)``."""
+    """(numerical rank of d weights / d params, the model's trainable count) at
+    ``model.init(key)``. Frozen leaves need no mask: the model stops their gradient (frozen-qnn's
+    angles), so their columns are zero and add no rank."""
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
 
-    params = model.init(key)
-    mask = getattr(model, "trainable_mask", lambda p: jax.tree.map(lambda _: True, p))(params)
-    trained, _ = jax.tree.flatten(jax.tree.map(lambda m, p: p if m else None, mask, params))
-    flat, unravel = ravel_pytree(trained)
-
-    def weights(vector):
-        leaves = iter(jax.tree.leaves(unravel(vector)))
-        full = jax.tree.map(lambda m, p: next(leaves) if m else p, mask, params)
-        return model.weights(full)
-
+    flat, unravel = ravel_pytree(model.init(key))
     # rows by reverse mode, a batch of one-hot cotangents at a time: the QNN's adjoint is a
     # custom VJP, which forward mode cannot enter
-    out, pullback = jax.vjp(weights, flat)
+    out, pullback = jax.vjp(lambda v: model.weights(unravel(v)), flat)
     row = jax.jit(lambda i: pullback(jax.nn.one_hot(i, out.size, dtype=out.dtype))[0])
     jacobian = jax.lax.map(row, jnp.arange(out.size), batch_size=256)
     s = jnp.linalg.svd(jacobian, compute_uv=False)
-    return int(jnp.sum(s > tol * s[0])), int(flat.size)
+    return int(jnp.sum(s > tol * s[0])), model.n_trainable()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,7 +111,8 @@ def he_standardised(w: jax.Array, shape: Sequence[int], layout: str = "last") ->
     (``benchmarks/relu_units.py``: all 64 units of a dense layer dead, loss at ln 10). g adds
     g(j) sum_i h_i, which grows with the fan-in where a random matrix's term grows with its
     square root, layer after layer: the 130k-weight ResNet of ``examples/quantum_train_flax.py``
-    starts with logits of std 4e5-6e5 with f removed alone, 5-6 with both (seeds 0, 1).
+    starts with logits of std 4e5-6e5 with f removed alone, 5-6 with both (seeds 0, 1;
+    ``benchmarks/initial_logits.py``, the first figure at commit 1998d11).
     Standardising then fixes each layer's scale, which one shared generator scale would
     otherwise let shrink in every layer at once.
     """
